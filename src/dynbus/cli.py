@@ -1,0 +1,67 @@
+"""The ``dynbus`` command: one subcommand per pipeline stage, each importable and runnable alone.
+
+Stage modules are imported only when their subcommand runs, so a data stage never pays for
+torch. Each stage module provides ``get_args_parser() -> argparse.ArgumentParser`` and
+``main(args: argparse.Namespace) -> None`` (torchvision reference style).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from dynbus.errors import DynbusError
+
+STAGES: dict[str, tuple[str, str]] = {
+    "simulate": ("dynbus.simulate.cli", "write synthetic breast-ultrasound cine DICOM + annotations"),
+    "manifest": ("dynbus.manifest", "list the raw sequences and give them keyed pseudonyms"),
+    "deidentify": ("dynbus.deid.cli", "de-identify one DICOM file (PS3.15 E.1-1, clean pixels)"),
+    "frames": ("dynbus.frames", "split one de-identified cine into 8-bit gray PNG frames"),
+    "annotations": ("dynbus.annotations", "re-key and validate the raw box annotations"),
+    "split": ("dynbus.split", "patient-disjoint train / val / test split"),
+    "train": ("dynbus.detector.train", "train the Faster R-CNN detector"),
+    "infer": ("dynbus.detector.infer", "run the detector on every frame of a split"),
+    "evaluate": ("dynbus.evaluation.evaluate", "single- vs multi-frame FROC evaluation and counts"),
+    "tables": ("dynbus.evaluation.tables", "render the paper's Tables 1-2 from counts.csv"),
+    "plots": ("dynbus.evaluation.plots", "FROC plots with bootstrap bands"),
+    "figures": ("dynbus.evaluation.figures", "qualitative figure: TP / FP / FN boxes on test frames"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in STAGES)
+    lines = ["usage: dynbus <stage> [options]   (dynbus <stage> --help for a stage's options)", ""]
+    lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in STAGES.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``dynbus <stage> ...`` to the stage module's parser and ``main``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    if argv[0] == "--version":
+        from dynbus import __version__
+
+        print(__version__)
+        return 0
+    stage, rest = argv[0], argv[1:]
+    if stage not in STAGES:
+        print(f"dynbus: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(STAGES[stage][0])
+    parser: argparse.ArgumentParser = module.get_args_parser()
+    parser.prog = f"dynbus {stage}"
+    args = parser.parse_args(rest)
+    try:
+        module.main(args)
+    except DynbusError as error:
+        print(f"dynbus {stage}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Errors a user can act on: the CLI prints them as one line and exits with status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DynbusError(Exception):
+    """A problem with the user's input or configuration, reported without a traceback."""
+
+
+class InputFileError(DynbusError):
+    """A named input file is unusable; the message says which file and what is wrong."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
