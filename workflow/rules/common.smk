@@ -1,0 +1,52 @@
+# Shared helpers: config validation, the sequence table, per-stage config for the CLI.
+import functools
+import json
+import os
+
+import pandas as pd
+from snakemake.utils import validate
+
+
+validate(config, "../schemas/config.schema.yaml", set_default=True)
+
+LINKAGE = config["linkage"]["dir"]
+KEY = config["linkage"]["key"]
+RAW = config["raw_dir"]
+RAW_ANNOTATIONS = config["annotations"]
+
+
+def stage_config(*sections):
+    """The config sections a stage needs, as inline JSON for its --config option."""
+    return json.dumps({name: config[name] for name in sections}, sort_keys=True)
+
+
+def raw_annotations_input(wildcards):
+    """The raw annotation file; for the simulated demo, the raw folder that rule simulate makes."""
+    return RAW if config["simulate"]["enabled"] else RAW_ANNOTATIONS
+
+
+@functools.cache
+def _files_per_sequence(path, mtime_ns):
+    table = pd.read_csv(path, dtype={"file": str}).sort_values(["sequence_id", "position"])
+    return {seq: [f"{RAW}/{name}" for name in rows["file"]] for seq, rows in table.groupby("sequence_id")}
+
+
+def files_per_sequence():
+    """Raw files of each sequence in frame order, from the manifest checkpoint (read once)."""
+    path = checkpoints.manifest.get().output.private
+    return _files_per_sequence(path, os.stat(path).st_mtime_ns)
+
+
+def sequence_ids():
+    """All sequence pseudonyms of the study, sorted."""
+    return sorted(files_per_sequence())
+
+
+def raw_files(wildcards):
+    """The raw files of one sequence, in frame order."""
+    return files_per_sequence()[wildcards.seq]
+
+
+def all_frames(wildcards):
+    """The frame folders of every sequence."""
+    return expand("results/frames/{seq}", seq=sequence_ids())

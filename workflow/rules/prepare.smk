@@ -1,0 +1,87 @@
+# Raw DICOM -> pseudonymous sequences -> de-identified DICOM -> PNG frames; annotations re-keyed.
+# Rules that read raw data log into the private linkage folder: raw names may carry PHI.
+
+
+checkpoint manifest:
+    input:
+        RAW,
+    output:
+        private=f"{LINKAGE}/manifest.csv",
+        public="results/manifest.csv",
+        skipped="results/reports/skipped_inputs.csv",
+    params:
+        key=KEY,
+        cfg=stage_config("on_bad_input"),
+    log:
+        f"{LINKAGE}/logs/manifest.log",
+    benchmark:
+        "benchmarks/out/manifest.tsv"
+    conda:
+        "../../envs/dicom.yaml"
+    shell:
+        "dynbus manifest {input:q} --key {params.key:q} --private {output.private:q}"
+        " --out {output.public:q} --skipped {output.skipped:q} --config {params.cfg:q}"
+        " > {log:q} 2>&1"
+
+
+rule deidentify:
+    input:
+        manifest=f"{LINKAGE}/manifest.csv",
+        raw=raw_files,
+    output:
+        deid=directory("results/deid/{seq}"),
+        audit="results/audit/{seq}.json",
+    params:
+        key=KEY,
+        cfg=stage_config("deid"),
+    log:
+        f"{LINKAGE}/logs/deidentify/{{seq}}.log",
+    benchmark:
+        "benchmarks/out/deidentify/{seq}.tsv"
+    group:
+        "sequence"
+    conda:
+        "../../envs/dicom.yaml"
+    shell:
+        "dynbus deidentify {input.raw:q} {output.deid:q} --key {params.key:q}"
+        " --audit {output.audit:q} --config {params.cfg:q} > {log:q} 2>&1"
+
+
+rule frames:
+    input:
+        "results/deid/{seq}",
+    output:
+        directory("results/frames/{seq}"),
+    log:
+        "logs/frames/{seq}.log",
+    benchmark:
+        "benchmarks/out/frames/{seq}.tsv"
+    group:
+        "sequence"
+    conda:
+        "../../envs/dicom.yaml"
+    shell:
+        "dynbus frames {input:q} {output:q} > {log:q} 2>&1"
+
+
+rule annotations:
+    input:
+        raw=raw_annotations_input,
+        private=f"{LINKAGE}/manifest.csv",
+        public="results/manifest.csv",
+    output:
+        annotations="results/annotations.csv",
+        report="results/reports/bad_annotations.csv",
+    params:
+        raw_annotations=RAW_ANNOTATIONS,
+        cfg=stage_config("on_bad_annotation"),
+    log:
+        f"{LINKAGE}/logs/annotations.log",
+    benchmark:
+        "benchmarks/out/annotations.tsv"
+    conda:
+        "../../envs/dicom.yaml"
+    shell:
+        "dynbus annotations {params.raw_annotations:q} --private-manifest {input.private:q}"
+        " --manifest {input.public:q} --out {output.annotations:q}"
+        " --report {output.report:q} --config {params.cfg:q} > {log:q} 2>&1"
