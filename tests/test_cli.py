@@ -1,0 +1,34 @@
+"""The dynbus command: every stage answers --help alone; data stages never import torch."""
+
+import subprocess
+import sys
+
+import pytest
+
+from dynbus.cli import STAGES
+
+DATA_STAGES = ["simulate", "manifest", "deidentify", "frames", "annotations", "split"]
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_each_stage_has_its_own_help(stage):
+    result = subprocess.run(["dynbus", stage, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: dynbus {stage}")
+
+
+@pytest.mark.parametrize("stage", DATA_STAGES)
+def test_data_stages_do_not_import_torch(stage):
+    code = (
+        "import importlib, sys; from dynbus.cli import STAGES; "
+        f"importlib.import_module(STAGES[{stage!r}][0]).get_args_parser(); "
+        "print(sorted(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_unknown_stage_is_an_error():
+    result = subprocess.run(["dynbus", "nonsense"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "unknown stage 'nonsense'" in result.stderr
