@@ -12,11 +12,20 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/split.smk"
+include: "workflow/rules/detector.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
     input:
-        "results/splits.csv",
         "results/reports/split_summary.csv",
-        all_frames,
+        "results/detections/val.csv",
+        multiext("results/tables/table1", ".csv", ".md", ".tex"),
+        multiext("results/tables/table2", ".csv", ".md", ".tex"),
+        expand(
+            "results/plots/froc_iou{iou}.{ext}",
+            iou=config["evaluate"]["hit_iou"],
+            ext=["png", "pdf"],
+        ),
+        "results/figures/examples.png",
     default_target: True

@@ -1,0 +1,66 @@
+# Faster R-CNN: training with best-epoch selection on val, then per-frame inference on val and test.
+
+
+rule train:
+    input:
+        frames=all_frames,
+        annotations="results/annotations.csv",
+        splits="results/splits.csv",
+    output:
+        model="results/model/detector.pt",
+        checkpoint="results/model/checkpoint.pt",
+        metrics="results/model/metrics.csv",
+        curve=report(
+            "results/model/training.png",
+            caption="../report/training.rst",
+            category="Detector",
+        ),
+    params:
+        cfg=stage_config("model", "train"),
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        out=lambda w, output: os.path.dirname(output.model),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
+    log:
+        "logs/train.log",
+    benchmark:
+        "benchmarks/out/train.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "dynbus train --frames {params.frames:q} --annotations {input.annotations:q}"
+        " --splits {input.splits:q} --out {params.out:q} --config {params.cfg:q}"
+        " > {log:q} 2>&1"
+
+
+rule infer:
+    input:
+        model="results/model/detector.pt",
+        frames=all_frames,
+        splits="results/splits.csv",
+    output:
+        detections="results/detections/{split}.csv",
+        coco="results/detections/{split}.coco.json",
+    wildcard_constraints:
+        split="val|test",
+    params:
+        cfg=stage_config("model", "infer"),
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=120,
+    log:
+        "logs/infer/{split}.log",
+    benchmark:
+        "benchmarks/out/infer/{split}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "dynbus infer --model {input.model:q} --frames {params.frames:q} --splits {input.splits:q}"
+        " --split {wildcards.split} --out {output.detections:q} --config {params.cfg:q}"
+        " > {log:q} 2>&1"
