@@ -1,0 +1,80 @@
+"""``dynbus deidentify INPUT [INPUT ...] OUTPUT --key KEYFILE [--audit FILE]``.
+
+One input and an OUTPUT ending in ``.dcm``: OUTPUT is the de-identified file. Otherwise OUTPUT is
+a directory that receives ``000000.dcm, 000001.dcm, ...`` in the inputs' order. Nothing is
+written unless every input is de-identified.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from dynbus import config as dynbus_config
+from dynbus.atomic import atomic_path, write_json
+from dynbus.deid.audit import Audit
+from dynbus.deid.deidentify import deidentify_dataset
+from dynbus.deid.profile import TABLE_VERSION
+from dynbus.dicom_io import atomic_dir, read_dicom
+from dynbus.errors import DynbusError, InputFileError
+from dynbus.pseudonyms import load_or_create_key
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Parser of ``dynbus deidentify``."""
+    parser = argparse.ArgumentParser(
+        description="De-identify ultrasound DICOM files: PS3.15 Annex E Table E.1-1, keyed "
+        "pseudonyms, UIDs and dates, pixels outside the ultrasound regions blanked.",
+    )
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="raw DICOM file(s)")
+    parser.add_argument(
+        "output",
+        type=Path,
+        metavar="OUTPUT",
+        help="output .dcm file (one input) or directory (receives 000000.dcm, ...)",
+    )
+    parser.add_argument(
+        "--key", required=True, type=Path, help="linkage key file (created on first use)"
+    )
+    parser.add_argument("--audit", type=Path, help="write the audit record (JSON) here")
+    dynbus_config.add_config_argument(parser)
+    return parser
+
+
+def _deidentify_file(path: Path, out: Path, key: bytes, settings: dict[str, Any]) -> Audit:
+    ds = read_dicom(path)
+    audit = Audit(output=out.name)
+    try:
+        deidentify_dataset(ds, key, settings, audit)
+    except InputFileError:
+        raise
+    except DynbusError as error:
+        raise InputFileError(path, str(error)) from error
+    ds.save_as(out, enforce_file_format=True)
+    return audit
+
+
+def main(args: argparse.Namespace) -> None:
+    """Run ``dynbus deidentify``."""
+    settings = dynbus_config.load(args.config)["deid"]
+    key = load_or_create_key(args.key)
+    audits: list[Audit] = []
+    if len(args.inputs) == 1 and args.output.suffix.lower() == ".dcm":
+        with atomic_path(args.output) as tmp:
+            audit = _deidentify_file(args.inputs[0], tmp, key, settings)
+            audit.output = args.output.name
+            audits.append(audit)
+    else:
+        with atomic_dir(args.output) as tmp_dir:
+            for index, path in enumerate(args.inputs):
+                audits.append(_deidentify_file(path, tmp_dir / f"{index:06d}.dcm", key, settings))
+    if args.audit is not None:
+        write_json(
+            args.audit,
+            {
+                "profile": f"DICOM PS3.15 Annex E Table E.1-1 ({TABLE_VERSION})",
+                "dates": settings["dates"],
+                "files": [audit.as_dict() for audit in audits],
+            },
+        )

@@ -1,0 +1,215 @@
+"""``dynbus frames INPUT OUTDIR``: one de-identified cine -> 8-bit gray PNG frames + meta.json.
+
+INPUT is one (multi-frame) DICOM file or a directory of single-frame files of one series
+(grouped by SeriesInstanceUID, ordered by InstanceNumber). OUTDIR receives ``{frame:06d}.png``
+(full frame size) and ``meta.json`` (``n_frames, rows, columns, frame_time_ms, regions``); it is
+built in a temporary sibling and renamed, so a failure leaves nothing.
+
+JPEG Baseline YCbCr / monochrome frames take a fast path: only the luma is decoded
+(``simplejpeg``, colourspace GRAY), which is the ITU-R BT.601 gray of the colour frame. Every other
+transfer syntax / photometric interpretation goes through pydicom's decoders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import simplejpeg
+from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+from pydicom.pixels import apply_color_lut, apply_voi_lut
+from pydicom.uid import JPEGBaseline8Bit
+
+from dynbus.atomic import write_json
+from dynbus.deid.pixels import ultrasound_regions
+from dynbus.dicom_io import atomic_dir, number_of_frames, read_dicom
+from dynbus.errors import DynbusError, InputFileError
+
+PNG_COMPRESS_LEVEL = 1
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+Frame = Callable[[], np.ndarray]
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Parser of ``dynbus frames``."""
+    parser = argparse.ArgumentParser(
+        description="Write the frames of one de-identified cine as 8-bit gray PNG + meta.json."
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT", help="DICOM file or series folder")
+    parser.add_argument("outdir", type=Path, metavar="OUTDIR", help="output folder")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="threads (default: all cores)"
+    )
+    return parser
+
+
+def _jpeg_luma_frames(ds: Dataset, path: Path) -> list[Frame] | None:
+    """Per-frame luma decoders for JPEG Baseline YCbCr / monochrome data, else None."""
+    photometric = ds.PhotometricInterpretation
+    if ds.file_meta.TransferSyntaxUID != JPEGBaseline8Bit or photometric not in (
+        "YBR_FULL_422",
+        "YBR_FULL",
+        "MONOCHROME2",
+    ):
+        return None
+    n = number_of_frames(ds)
+    fragments = list(generate_frames(ds.PixelData, number_of_frames=n))
+    if len(fragments) != n:
+        raise InputFileError(path, f"{len(fragments)} JPEG frames for NumberOfFrames {n}")
+
+    def decode(data: bytes) -> np.ndarray:
+        try:
+            return simplejpeg.decode_jpeg(data, colorspace="GRAY")[:, :, 0]
+        except ValueError as error:
+            raise InputFileError(path, f"undecodable JPEG frame ({error})") from error
+
+    return [lambda data=data: decode(data) for data in fragments]
+
+
+def _value_range(ds: Dataset, arr: np.ndarray) -> tuple[float, float]:
+    """The input range mapped onto 0..255."""
+    if ds.PhotometricInterpretation == "PALETTE COLOR":
+        return 0.0, float(np.iinfo(arr.dtype).max)
+    bits = int(ds.BitsStored)
+    signed = bool(ds.get("PixelRepresentation", 0))
+    full = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    if bits <= 8 or "WindowCenter" in ds:
+        return float(full[0]), float(full[1])
+    low, high = float(arr.min()), float(arr.max())
+    return low, max(high, low + 1)
+
+
+def _decoded_frames(ds: Dataset) -> list[Frame]:
+    """Per-frame gray conversions of pydicom's decoded pixels (any syntax / photometric)."""
+    arr = ds.pixel_array  # YBR_* arrive as RGB (pydicom's default as_rgb=True)
+    photometric = ds.PhotometricInterpretation
+    if photometric == "PALETTE COLOR":
+        arr = apply_color_lut(arr, ds)
+    elif "WindowCenter" in ds and ds.SamplesPerPixel == 1:
+        arr = apply_voi_lut(arr, ds)
+    samples = (3,) if ds.SamplesPerPixel == 3 or photometric == "PALETTE COLOR" else ()
+    frames = arr.reshape(-1, ds.Rows, ds.Columns, *samples)
+    low, high = _value_range(ds, frames)
+    invert = photometric == "MONOCHROME1"
+
+    def gray(index: int) -> np.ndarray:
+        frame = frames[index].astype(np.float32)
+        if frame.ndim == 3:
+            frame = frame @ LUMA_WEIGHTS
+        scaled = np.clip(np.rint((frame - low) * (255.0 / (high - low))), 0, 255)
+        return (255 - scaled if invert else scaled).astype(np.uint8)
+
+    return [lambda index=index: gray(index) for index in range(frames.shape[0])]
+
+
+def gray_frames(ds: Dataset, path: Path) -> list[Frame]:
+    """One callable per frame of ``ds`` returning its 8-bit gray image (rows x columns)."""
+    return _jpeg_luma_frames(ds, path) or _decoded_frames(ds)
+
+
+def _series_files(folder: Path) -> list[Path]:
+    """The files of the one series in ``folder``, in InstanceNumber order."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise InputFileError(folder, "no DICOM files in the folder")
+    keys: dict[Path, tuple[str, int]] = {}
+    for path in files:
+        try:
+            head = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception as error:  # noqa: BLE001 - any reader failure is a bad input file
+            raise InputFileError(path, f"not a readable DICOM file ({error})") from error
+        number = head.get("InstanceNumber")
+        keys[path] = (str(head.get("SeriesInstanceUID", "")), int(number) if number else 0)
+    series = {uid for uid, _ in keys.values()}
+    if len(series) > 1:
+        raise InputFileError(folder, f"holds {len(series)} series; give one series per folder")
+    return sorted(files, key=lambda p: (keys[p][1], p.name))
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def encode_png(gray: np.ndarray) -> bytes:
+    """8-bit gray PNG without row filters, zlib level 1.
+
+    Pillow always runs adaptive per-row filtering, which costs more than the decoding here and
+    gains little on speckle; zlib releases the GIL, so frames encode in parallel threads.
+    """
+    rows, columns = gray.shape
+    scanlines = np.zeros((rows, columns + 1), dtype=np.uint8)  # filter byte 0 = None
+    scanlines[:, 1:] = gray
+    header = struct.pack(">IIBBBBB", columns, rows, 8, 0, 0, 0, 0)
+    return b"".join(
+        (
+            PNG_SIGNATURE,
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", zlib.compress(scanlines.tobytes(), PNG_COMPRESS_LEVEL)),
+            _png_chunk(b"IEND", b""),
+        )
+    )
+
+
+def _frame_time_ms(ds: Dataset) -> float | None:
+    if ds.get("FrameTime") not in (None, ""):
+        return float(ds.FrameTime)
+    for keyword in ("CineRate", "RecommendedDisplayFrameRate"):
+        if ds.get(keyword) not in (None, "") and float(ds.get(keyword)) > 0:
+            return 1000.0 / float(ds.get(keyword))
+    return None
+
+
+def extract_frames(source: Path, outdir: Path, workers: int) -> dict[str, Any]:
+    """Write the PNG frames and meta.json of ``source`` (file or series folder) to ``outdir``."""
+    paths = _series_files(source) if source.is_dir() else [source]
+    first = read_dicom(paths[0])
+    rows, columns = int(first.Rows), int(first.Columns)
+    if len(paths) == 1:
+        frames = gray_frames(first, paths[0])
+    else:
+        frames = [lambda path=path: _single_frame(path, rows, columns) for path in paths]
+    meta = {
+        "n_frames": len(frames),
+        "rows": rows,
+        "columns": columns,
+        "frame_time_ms": _frame_time_ms(first),
+        "regions": [list(box) for box in ultrasound_regions(first)],
+    }
+    with atomic_dir(outdir) as tmp, ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+
+        def write(index: int) -> None:
+            image = frames[index]()
+            if image.shape != (rows, columns):
+                raise DynbusError(f"{source}: frame {index} is {image.shape}, not {rows}x{columns}")
+            (tmp / f"{index:06d}.png").write_bytes(encode_png(image))
+
+        list(pool.map(write, range(len(frames))))
+        write_json(tmp / "meta.json", meta)
+    return meta
+
+
+def _single_frame(path: Path, rows: int, columns: int) -> np.ndarray:
+    ds = read_dicom(path)
+    frames = gray_frames(ds, path)
+    if len(frames) != 1 or (ds.Rows, ds.Columns) != (rows, columns):
+        raise InputFileError(
+            path, f"not a single {rows}x{columns} frame like the rest of the series"
+        )
+    return frames[0]()
+
+
+def main(args: argparse.Namespace) -> None:
+    """Run ``dynbus frames``."""
+    if not args.input.exists():
+        raise InputFileError(args.input, "not found")
+    extract_frames(args.input, args.outdir, args.workers)

@@ -1,0 +1,267 @@
+"""dynbus deidentify: Table E.1-1 in full, private tags, burned-in pixels, keyed consistency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset
+from pydicom.pixels import pixel_array
+
+from dynbus.deid.pixels import region_mask
+from dynbus.deid.profile import table
+from dynbus.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
+from tests.dicom_factory import REGION, make_us, pattern, save
+
+SHORT_VRS = {"AS", "US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"}
+DATE_SPACING_DAYS = 800  # > 2 x max_date_shift_days: a shifted date never equals another plant
+
+
+def deidentify(*args: object) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "dynbus", "deidentify", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def _value(vr: str, index: int) -> object:
+    day = dt.date(1700, 1, 1) + dt.timedelta(days=DATE_SPACING_DAYS * index)
+    if vr == "DA":
+        return day.strftime("%Y%m%d")
+    if vr == "DT":
+        return day.strftime("%Y%m%d") + f"{index % 24:02d}1530.{index:06d}"
+    if vr == "TM":
+        return f"{index % 24:02d}{index % 60:02d}07.{index:06d}"
+    if vr == "UI":
+        return f"1.2.826.0.1.3680043.10.999.{index}"
+    if vr in ("DS", "IS"):
+        return str(7_310_000 + index)
+    if vr == "AS":
+        return f"{index % 1000:03d}Y"
+    if vr in ("US", "SS", "UL", "SL", "SV", "UV"):
+        return 7000 + index
+    if vr in ("FL", "FD"):
+        return 7000.5 + index
+    if vr in ("OB", "OW", "UN"):
+        return f"PHIBYTES{index:06d}".encode()
+    if vr == "UR":
+        return f"http://phi{index}.example.org"
+    if vr == "PN":
+        return f"PHI^NAME{index:05d}"
+    return f"PHI{vr}{index:05d}"
+
+
+def plant_table(ds: Dataset) -> list[tuple[int, str, object]]:
+    """Put a distinct value in every Table E.1-1 attribute pydicom knows; return what was put."""
+    exact, masked = table()
+    tags = sorted(tag for tag in exact if tag >> 16 not in (0x0000, 0x0002))
+    tags += [0x50003000, 0x60004000, 0x60003000]  # curve data, overlay comments, overlay data
+    assert all(
+        any(t >> 16 & m[2] == m[0] and t & m[3] == m[1] & m[3] for m in masked) for t in tags[-3:]
+    )
+    planted: list[tuple[int, str, object]] = []
+    for index, tag in enumerate(tags, start=1):
+        try:
+            vr = dictionary_VR(tag).split(" or ")[0]
+        except KeyError:  # 2026c attributes newer than pydicom's dictionary
+            continue
+        if vr == "SQ":
+            item = Dataset()
+            item.PersonName = _value("PN", index)
+            item.ReferencedSOPInstanceUID = _value("UI", index)
+            ds.add_new(tag, vr, [item])
+            planted += [(tag, "PN", item.PersonName), (tag, "UI", item.ReferencedSOPInstanceUID)]
+        else:
+            value = _value(vr, index)
+            ds.add_new(tag, vr, value)
+            planted.append((tag, vr, value))
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    return planted
+
+
+def plant_private(ds: Dataset) -> list[str]:
+    """Private tags at top level and inside a kept sequence item."""
+    block = ds.private_block(0x0011, "PHI VENDOR CREATOR", create=True)
+    block.add_new(0x10, "LO", "PHIPRIVATELO0001")
+    block.add_new(0x11, "OB", b"PHIPRIVATEOB0002")
+    item = ds.SequenceOfUltrasoundRegions[0]
+    item.private_block(0x0013, "PHI NESTED CREATOR", create=True).add_new(
+        0x10, "LO", "PHINESTED0003"
+    )
+    return [
+        "PHI VENDOR CREATOR",
+        "PHIPRIVATELO0001",
+        "PHIPRIVATEOB0002",
+        "PHI NESTED CREATOR",
+        "PHINESTED0003",
+    ]
+
+
+def searchable(planted: list[tuple[int, str, object]]) -> list[bytes]:
+    values = []
+    for _, vr, value in planted:
+        if vr not in SHORT_VRS:
+            values.append(value if isinstance(value, bytes) else str(value).encode())
+    return values
+
+
+def assert_nothing_leaks(values: list[bytes], out_root: Path) -> None:
+    files = [p for p in out_root.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        name = str(path.relative_to(out_root)).encode()
+        leaked = [v for v in values if v in data or v in name]
+        assert not leaked, f"{path.name} carries {leaked[:5]}"
+
+
+def assert_short_values_gone(planted: list[tuple[int, str, object]], out: Dataset) -> None:
+    for tag, vr, value in planted:
+        if vr in SHORT_VRS and tag in out:
+            assert out[tag].value != value, f"{tag:08X} kept its value"
+
+
+def burn_text(pixels: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` as raw gray values into row 2 (outside REGION) of every frame."""
+    codes = np.frombuffer(text.encode(), dtype=np.uint8)
+    pixels[:, 2, 1 : 1 + codes.size] = codes
+    return pixels
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> Path:
+    return tmp_path / "linkage" / "key.hex"
+
+
+def test_generated_file_leaks_nothing(tmp_path: Path, key: Path) -> None:
+    burned = "PHIBURNEDNAME^JANE 0001"
+    pixels = burn_text(pattern(3, 48, 64, 1, 255, seed=1), burned)
+    ds = make_us(pixels)
+    planted = plant_table(ds)
+    private = plant_private(ds)
+    raw = save(ds, tmp_path / "raw" / "Doe_Jane" / "scan.dcm")
+    assert burned.encode() in raw.read_bytes()  # the burned text is there to find
+    out = tmp_path / "results"
+    run = deidentify(raw, out / "deid" / "seq", "--key", key, "--audit", out / "audit" / "seq.json")
+    assert run.returncode == 0, run.stderr
+
+    values = searchable(planted) + [v.encode() for v in private] + [burned.encode(), b"Doe"]
+    assert all(value in raw.read_bytes() + bytes(raw) for value in values)  # all planted
+    assert_nothing_leaks(values, out)
+    deid = pydicom.dcmread(out / "deid" / "seq" / "000000.dcm")
+    assert_short_values_gone(planted, deid)
+    assert not any(elem.tag.is_private for elem in deid.iterall())
+    inside = region_mask([REGION], 48, 64)
+    np.testing.assert_array_equal(deid.pixel_array[:, inside], pixels[:, inside])
+    assert not deid.pixel_array[:, ~inside].any()
+
+    raw_id = next(value for tag, _, value in planted if tag == 0x00100020)
+    patient = patient_pseudonym(load_or_create_key(key), str(raw_id))
+    assert str(deid.PatientID) == str(deid.PatientName) == patient
+    assert deid.PatientIdentityRemoved == "YES" and deid.BurnedInAnnotation == "NO"
+    codes = [item.CodeValue for item in deid.DeidentificationMethodCodeSequence]
+    assert codes == ["113100", "113101", "113107"]
+    assert deid.file_meta.MediaStorageSOPInstanceUID == deid.SOPInstanceUID
+    assert deid.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+
+    audit = json.loads((out / "audit" / "seq.json").read_text())
+    [record] = audit["files"]
+    actions = {entry["tag"]: entry["action"] for entry in record["actions"]}
+    assert actions["(0010,0020)"] == "pseudonymised"
+    assert actions["(0011,1010)"] == "removed"
+    assert actions["(0020,000D)"] == "UID-replaced"
+    assert actions["(0008,0020)"] == "date-shifted"
+    assert record["pixels"]["regions"] == [list(REGION)]
+
+
+def test_real_ultrasound_cine_leaks_nothing(tmp_path: Path, key: Path) -> None:
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("examples_ybr_color.dcm"))
+    original_uids = [ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID]
+    planted = plant_table(ds)
+    private = plant_private(ds)
+    raw = save(ds, tmp_path / "raw" / "in.dcm")
+    out = tmp_path / "results"
+    run = deidentify(raw, out / "seq.dcm", "--key", key, "--audit", out / "seq.json")
+    assert run.returncode == 0, run.stderr
+
+    values = searchable(planted) + [v.encode() for v in private]
+    assert all(value in raw.read_bytes() for value in values)  # all planted
+    assert_nothing_leaks(values + [uid.encode() for uid in original_uids], out)
+    deid = pydicom.dcmread(out / "seq.dcm")
+    assert_short_values_gone(planted, deid)
+    assert deid.PhotometricInterpretation == "RGB" and deid.NumberOfFrames == 30
+    before = pixel_array(raw)  # YBR_FULL_422 JPEG decoded to RGB
+    inside = region_mask([(84, 31, 319, 239)], 240, 320)  # the file's region, clipped
+    np.testing.assert_array_equal(deid.pixel_array[:, inside], before[:, inside])
+    assert not deid.pixel_array[:, ~inside].any()
+
+
+def _study_files(tmp_path: Path) -> tuple[Path, Path]:
+    study = pydicom.uid.generate_uid()
+    first = make_us(pattern(2, 48, 64, 1, 255, seed=3), study_uid=study)
+    second = make_us(pattern(2, 48, 64, 1, 255, seed=4), study_uid=study)
+    second.StudyDate = "20210310"
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = first.SOPClassUID
+    reference.ReferencedSOPInstanceUID = first.SOPInstanceUID
+    second.ReferencedImageSequence = [reference]
+    return save(first, tmp_path / "a.dcm"), save(second, tmp_path / "b.dcm")
+
+
+def test_uids_and_dates_consistent_across_files_and_runs(tmp_path: Path, key: Path) -> None:
+    first, second = _study_files(tmp_path)
+    assert deidentify(first, tmp_path / "a_out.dcm", "--key", key).returncode == 0
+    assert deidentify(second, tmp_path / "b_out.dcm", "--key", key).returncode == 0
+    a, b = (pydicom.dcmread(tmp_path / name) for name in ("a_out.dcm", "b_out.dcm"))
+    assert a.StudyInstanceUID == b.StudyInstanceUID != pydicom.dcmread(first).StudyInstanceUID
+    assert b.ReferencedImageSequence[0].ReferencedSOPInstanceUID == a.SOPInstanceUID
+    assert b.ReferencedImageSequence[0].ReferencedSOPClassUID == a.SOPClassUID  # well-known
+    shift = date_shift_days(load_or_create_key(key), "PAT-0001", 365)
+    expected = dt.date(2021, 3, 4) + dt.timedelta(days=shift)
+    assert a.StudyDate == expected.strftime("%Y%m%d")
+    assert (dt.datetime.strptime(b.StudyDate, "%Y%m%d").date() - expected).days == 6
+
+
+def test_same_key_same_bytes_other_key_other_uids(tmp_path: Path, key: Path) -> None:
+    first, second = _study_files(tmp_path)
+    for name in ("x", "y"):
+        run = deidentify(first, second, tmp_path / name, "--key", key)
+        assert run.returncode == 0, run.stderr
+    for name in ("000000.dcm", "000001.dcm"):
+        assert (tmp_path / "x" / name).read_bytes() == (tmp_path / "y" / name).read_bytes()
+    assert deidentify(first, tmp_path / "z.dcm", "--key", tmp_path / "other.hex").returncode == 0
+    z = pydicom.dcmread(tmp_path / "z.dcm")
+    assert z.SOPInstanceUID != pydicom.dcmread(tmp_path / "x" / "000000.dcm").SOPInstanceUID
+
+
+def test_dates_remove_mode(tmp_path: Path, key: Path) -> None:
+    first, _ = _study_files(tmp_path)
+    run = deidentify(
+        first, tmp_path / "out.dcm", "--key", key, "--config", '{"deid": {"dates": "remove"}}'
+    )
+    assert run.returncode == 0, run.stderr
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert out.StudyDate == "" and out.LongitudinalTemporalInformationModified == "REMOVED"
+    assert [item.CodeValue for item in out.DeidentificationMethodCodeSequence] == [
+        "113100",
+        "113101",
+    ]
+
+
+def test_no_regions_needs_fallback_box(tmp_path: Path, key: Path) -> None:
+    pixels = pattern(2, 48, 64, 1, 255, seed=5)
+    raw = save(make_us(pixels, regions=None), tmp_path / "noregions.dcm")
+    run = deidentify(raw, tmp_path / "out.dcm", "--key", key)
+    assert run.returncode == 2 and f"{raw}: no SequenceOfUltrasoundRegions" in run.stderr
+    assert not (tmp_path / "out.dcm").exists()
+    box = '{"deid": {"fallback_box": [4, 5, 30, 20]}}'
+    assert deidentify(raw, tmp_path / "out.dcm", "--key", key, "--config", box).returncode == 0
+    out = pydicom.dcmread(tmp_path / "out.dcm").pixel_array
+    inside = region_mask([(4, 5, 30, 20)], 48, 64)
+    np.testing.assert_array_equal(out[:, inside], pixels[:, inside])
+    assert not out[:, ~inside].any()

@@ -1,0 +1,184 @@
+"""dynbus frames: every transfer syntax / photometric interpretation, meta.json, series folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.pixels import pixel_array
+from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
+
+from dynbus.errors import InputFileError
+from dynbus.frames import extract_frames
+from tests.dicom_factory import (
+    make_us,
+    pattern,
+    save,
+    to_jpeg_baseline,
+    to_ybr_full,
+    with_palette,
+)
+
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def read_pngs(outdir: Path) -> np.ndarray:
+    names = sorted(p for p in outdir.glob("*.png"))
+    assert [p.name for p in names] == [f"{i:06d}.png" for i in range(len(names))]
+    images = [Image.open(p) for p in names]
+    assert all(image.mode == "L" for image in images)
+    return np.stack([np.asarray(image) for image in images])
+
+
+def gray_of(rgb: np.ndarray) -> np.ndarray:
+    return np.rint(rgb.astype(float) @ LUMA)
+
+
+def mono8() -> tuple[object, np.ndarray]:
+    pixels = pattern(3, 48, 64, 1, 255, seed=1)
+    return make_us(pixels), pixels.astype(float)
+
+
+def mono1() -> tuple[object, np.ndarray]:
+    pixels = pattern(3, 48, 64, 1, 255, seed=2)
+    return make_us(pixels, "MONOCHROME1"), 255 - pixels.astype(float)
+
+
+def mono16() -> tuple[object, np.ndarray]:
+    pixels = pattern(3, 48, 64, 1, 4095, seed=3)
+    low, high = pixels.min(), pixels.max()
+    return make_us(pixels, bits_stored=12), (pixels - low) * 255.0 / (high - low)
+
+
+def rgb8() -> tuple[object, np.ndarray]:
+    pixels = pattern(3, 48, 64, 3, 255, seed=4)
+    return make_us(pixels, "RGB"), gray_of(pixels)
+
+
+def ybr_full() -> tuple[object, np.ndarray]:
+    ds, expected = rgb8()
+    return to_ybr_full(ds), expected
+
+
+def palette() -> tuple[object, np.ndarray]:
+    indices = pattern(3, 48, 64, 1, 255, seed=5)
+    ramp = np.arange(256)
+    lut = np.stack([ramp * 257, (255 - ramp) * 257, (ramp // 2) * 257], axis=1)
+    ds = with_palette(make_us(indices), lut.astype(np.uint16))
+    return ds, gray_of(lut[indices] / 257.0)
+
+
+def compressed(build, syntax):  # type: ignore[no-untyped-def]
+    def make() -> tuple[object, np.ndarray]:
+        ds, expected = build()
+        ds.compress(syntax, generate_instance_uid=False)
+        return ds, expected
+
+    make.__name__ = f"{build.__name__}_{syntax.name}"
+    return make
+
+
+LOSSLESS = [
+    mono8,
+    mono1,
+    mono16,
+    rgb8,
+    ybr_full,
+    palette,
+    compressed(mono8, RLELossless),
+    compressed(rgb8, RLELossless),
+    compressed(mono16, RLELossless),
+    compressed(mono8, JPEGLSLossless),
+    compressed(mono16, JPEGLSLossless),
+    compressed(rgb8, JPEGLSLossless),
+    compressed(mono8, JPEG2000Lossless),
+    compressed(rgb8, JPEG2000Lossless),
+]
+
+
+@pytest.mark.parametrize("build", LOSSLESS, ids=lambda b: b.__name__)
+def test_lossless_inputs_give_the_exact_gray(build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ds, expected = build()
+    path = save(ds, tmp_path / "in.dcm")
+    meta = extract_frames(path, tmp_path / "out", workers=2)
+    frames = read_pngs(tmp_path / "out")
+    assert frames.shape == (3, 48, 64)
+    assert np.abs(frames.astype(float) - expected).max() <= 1
+    assert meta == json.loads((tmp_path / "out" / "meta.json").read_text())
+    assert meta["n_frames"] == 3 and (meta["rows"], meta["columns"]) == (48, 64)
+
+
+@pytest.mark.parametrize("build", [rgb8, mono8], ids=["ybr_full_422", "monochrome2"])
+def test_jpeg_baseline_luma_matches_pydicom_decode(build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ds, _ = build()
+    path = save(to_jpeg_baseline(ds), tmp_path / "in.dcm")
+    extract_frames(path, tmp_path / "out", workers=2)
+    # the luma is the gray of the colour frame (before YCbCr -> RGB clipping)
+    decoded = pixel_array(path, as_rgb=False).astype(float)
+    reference = decoded[..., 0] if decoded.ndim == 4 else decoded
+    assert np.abs(read_pngs(tmp_path / "out") - reference).max() <= 2
+
+
+def test_real_ultrasound_cine_via_cli(tmp_path: Path) -> None:
+    source = pydicom.dcmread(pydicom.data.get_testdata_file("examples_ybr_color.dcm"))
+    path = save(source, tmp_path / "in.dcm")
+    out = tmp_path / "frames"
+    run = subprocess.run(
+        [sys.executable, "-m", "dynbus", "frames", str(path), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta == {
+        "n_frames": 30,
+        "rows": 240,
+        "columns": 320,
+        "frame_time_ms": pytest.approx(33.333),
+        "regions": [[84, 31, 319, 239]],
+    }
+    frames = read_pngs(out)
+    assert np.abs(frames - pixel_array(path, as_rgb=False)[..., 0].astype(float)).max() <= 2
+
+
+def test_single_frame_series_is_ordered_by_instance_number(tmp_path: Path) -> None:
+    pixels = pattern(4, 48, 64, 1, 255, seed=7)
+    series = pydicom.uid.generate_uid()
+    folder = tmp_path / "series"
+    for index, number in enumerate([3, 1, 4, 2]):
+        ds = make_us(pixels[number - 1], series_uid=series, multiframe=False)
+        ds.InstanceNumber = number
+        save(ds, folder / f"img{index}.dcm")
+    meta = extract_frames(folder, tmp_path / "out", workers=2)
+    assert meta["n_frames"] == 4
+    np.testing.assert_array_equal(read_pngs(tmp_path / "out"), pixels)
+
+
+def test_two_series_in_one_folder_fail_and_leave_nothing(tmp_path: Path) -> None:
+    pixels = pattern(2, 48, 64, 1, 255, seed=8)
+    for index in range(2):
+        save(make_us(pixels[index], multiframe=False), tmp_path / "series" / f"{index}.dcm")
+    with pytest.raises(InputFileError, match="2 series"):
+        extract_frames(tmp_path / "series", tmp_path / "out", workers=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]
+
+
+def test_bad_input_via_cli_names_the_file_and_leaves_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"not a dicom file at all" * 10)
+    run = subprocess.run(
+        [sys.executable, "-m", "dynbus", "frames", str(bad), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert f"{bad}: not a DICOM file" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.dcm"]
