@@ -43,8 +43,18 @@ def simulate_raw(work: Path, sequences: int) -> int:
         shutil.rmtree(raw, ignore_errors=True)
         tiny = {"simulate": {"frames": [4, 4], "rows": 96, "columns": 96}}
         run(
-            [str(BIN / "dynbus"), "simulate", "--out", str(raw), "--seed", "1",
-             "--patients", str(patients), "--config", json.dumps(tiny)],
+            [
+                str(BIN / "dynbus"),
+                "simulate",
+                "--out",
+                str(raw),
+                "--seed",
+                "1",
+                "--patients",
+                str(patients),
+                "--config",
+                json.dumps(tiny),
+            ],
             work,
         )
         found = pd.read_csv(raw / "annotations.csv")["file"].nunique()
@@ -62,11 +72,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dynbus-dag-") as tmp:
         work = Path(tmp)
         n_files = simulate_raw(work, args.sequences)
-        config = {"simulate": {"enabled": False}, "linkage": {"dir": "linkage",
-                  "key": "linkage/key.hex"}}
+        config = {
+            "simulate": {"enabled": False},
+            "linkage": {"dir": "linkage", "key": "linkage/key.hex"},
+        }
         (work / "config.yaml").write_text(json.dumps(config))
-        snakemake = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--cores", "1",
-                     "--configfile", "config.yaml"]
+        snakemake = [
+            str(BIN / "snakemake"),
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--cores",
+            "1",
+            "--configfile",
+            "config.yaml",
+        ]
         env_path = f"{BIN}"
         manifest_s = run(
             ["env", f"PATH={env_path}:/usr/bin:/bin", *snakemake, "--until", "manifest"], work
@@ -75,8 +94,10 @@ def main() -> None:
         n_sequences = len(pd.read_csv(work / "results" / "manifest.csv"))
     print(f"raw files: {n_files}, sequences: {n_sequences}")
     print(f"manifest checkpoint (real run): {manifest_s:.1f} s")
-    print(f"snakemake -n (whole DAG): {dry_s:.1f} s; target {TARGET_SECONDS:.0f} s; "
-          f"ratio target/measured = {TARGET_SECONDS / dry_s:.1f}x")
+    print(
+        f"snakemake -n (whole DAG): {dry_s:.1f} s; target {TARGET_SECONDS:.0f} s; "
+        f"ratio target/measured = {TARGET_SECONDS / dry_s:.1f}x"
+    )
 
 
 if __name__ == "__main__":

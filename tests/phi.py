@@ -8,10 +8,25 @@ import pydicom
 
 MIN_LENGTH = 5
 IDENTIFYING = [
-    "PatientName", "PatientID", "PatientBirthDate", "OtherPatientIDs", "InstitutionName",
-    "InstitutionAddress", "ReferringPhysicianName", "PerformingPhysicianName",
-    "OperatorsName", "AccessionNumber", "StudyID", "StudyDate", "SeriesDate", "AcquisitionDate",
-    "ContentDate", "StudyTime", "StationName", "StudyInstanceUID", "SeriesInstanceUID",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "OtherPatientIDs",
+    "InstitutionName",
+    "InstitutionAddress",
+    "ReferringPhysicianName",
+    "PerformingPhysicianName",
+    "OperatorsName",
+    "AccessionNumber",
+    "StudyID",
+    "StudyDate",
+    "SeriesDate",
+    "AcquisitionDate",
+    "ContentDate",
+    "StudyTime",
+    "StationName",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
     "SOPInstanceUID",
 ]
 

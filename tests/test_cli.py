@@ -24,7 +24,9 @@ def test_data_stages_do_not_import_torch(stage):
         f"importlib.import_module(STAGES[{stage!r}][0]).get_args_parser(); "
         "print(sorted(m for m in ('torch', 'torchvision', 'matplotlib') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 

@@ -18,11 +18,28 @@ def study(n_patients: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     for p in range(n_patients):
         for s in range(rng.integers(1, 5)):
             seq = f"S{p:04d}{s}"
-            rows.append({"sequence_id": seq, "patient_id": f"P{p:04d}", "n_frames": 30,
-                         "rows": 64, "columns": 80, "n_files": 1})
+            rows.append(
+                {
+                    "sequence_id": seq,
+                    "patient_id": f"P{p:04d}",
+                    "n_frames": 30,
+                    "rows": 64,
+                    "columns": 80,
+                    "n_files": 1,
+                }
+            )
             for lesion in range(rng.integers(0, 3)):
-                boxes.append({"sequence_id": seq, "frame": 0, "lesion_id": f"L{lesion}",
-                              "x1": 1, "y1": 1, "x2": 5, "y2": 5})
+                boxes.append(
+                    {
+                        "sequence_id": seq,
+                        "frame": 0,
+                        "lesion_id": f"L{lesion}",
+                        "x1": 1,
+                        "y1": 1,
+                        "x2": 5,
+                        "y2": 5,
+                    }
+                )
     return pd.DataFrame(rows), pd.DataFrame(boxes)
 
 
@@ -56,8 +73,9 @@ def test_summary_counts_patients_sequences_masses_frames():
     splits = make_splits(manifest, annotations, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=1)
     summary = summarize(splits).set_index("split")
     assert summary.loc["total", "sequences"] == len(manifest)
-    assert summary.loc["total", "masses"] == len(annotations.drop_duplicates(
-        ["sequence_id", "lesion_id"]))
+    assert summary.loc["total", "masses"] == len(
+        annotations.drop_duplicates(["sequence_id", "lesion_id"])
+    )
     assert summary.loc["total", "frames"] == 30 * len(manifest)
     assert summary.loc[["train", "val", "test"], "patients"].sum() == 30
 
@@ -67,24 +85,51 @@ def test_cli_writes_splits_and_summary(tmp_path):
     manifest.to_csv(tmp_path / "manifest.csv", index=False)
     annotations.to_csv(tmp_path / "annotations.csv", index=False)
     result = subprocess.run(
-        ["dynbus", "split", "--manifest", str(tmp_path / "manifest.csv"),
-         "--annotations", str(tmp_path / "annotations.csv"), "--out", str(tmp_path / "s.csv"),
-         "--summary", str(tmp_path / "sum.csv"),
-         "--config", '{"split": {"seed": 3, "fractions": {"train": 0.5, "val": 0.2, "test": 0.3}}}'],
-        capture_output=True, text=True, check=True,
+        [
+            "dynbus",
+            "split",
+            "--manifest",
+            str(tmp_path / "manifest.csv"),
+            "--annotations",
+            str(tmp_path / "annotations.csv"),
+            "--out",
+            str(tmp_path / "s.csv"),
+            "--summary",
+            str(tmp_path / "sum.csv"),
+            "--config",
+            '{"split": {"seed": 3, "fractions": {"train": 0.5, "val": 0.2, "test": 0.3}}}',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     splits = pd.read_csv(tmp_path / "s.csv")
     assert list(splits.columns) == ["sequence_id", "patient_id", "split", "n_frames", "n_lesions"]
     assert splits.groupby("split")["patient_id"].nunique().to_dict() == {
-        "test": 6, "train": 10, "val": 4}
+        "test": 6,
+        "train": 10,
+        "val": 4,
+    }
     assert "total" in result.stdout
 
 
 def test_cli_rejects_an_unknown_config_key(tmp_path):
     result = subprocess.run(
-        ["dynbus", "split", "--manifest", "m.csv", "--annotations", "a.csv", "--out", "o.csv",
-         "--config", '{"split": {"sead": 3}}'],
-        capture_output=True, text=True, cwd=tmp_path,
+        [
+            "dynbus",
+            "split",
+            "--manifest",
+            "m.csv",
+            "--annotations",
+            "a.csv",
+            "--out",
+            "o.csv",
+            "--config",
+            '{"split": {"sead": 3}}',
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "invalid configuration at split" in result.stderr

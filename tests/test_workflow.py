@@ -33,9 +33,21 @@ TINY = {
 def run_workflow(workdir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """Run the repository's Snakefile in ``workdir`` with the tiny config."""
     return subprocess.run(
-        ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-         "--configfile", str(workdir / "config.yaml"), *extra],
-        capture_output=True, text=True, timeout=900,
+        [
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--cores",
+            "2",
+            "--configfile",
+            str(workdir / "config.yaml"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 

@@ -57,16 +57,18 @@ def find_problems(rows: pd.DataFrame) -> pd.Series:
     flag((frame != np.floor(frame)) | (frame < 0), "frame is not a non-negative integer")
     flag(
         frame >= rows["n_frames"],
-        "frame " + rows["frame"] + " out of range (file has " + rows["n_frames"].astype(
-            "Int64"
-        ).astype(str) + " frames)",
+        "frame "
+        + rows["frame"]
+        + " out of range (file has "
+        + rows["n_frames"].astype("Int64").astype(str)
+        + " frames)",
     )
     x1, y1, x2, y2 = (numbers[c] for c in ["x1", "y1", "x2", "y2"])
     flag((x2 <= x1) | (y2 <= y1), "degenerate box (x2 <= x1 or y2 <= y1)")
     outside = (x1 < 0) | (y1 < 0) | (x2 > rows["columns"]) | (y2 > rows["rows"])
-    size = rows["columns"].astype("Int64").astype(str) + "x" + rows["rows"].astype(
-        "Int64"
-    ).astype(str)
+    size = (
+        rows["columns"].astype("Int64").astype(str) + "x" + rows["rows"].astype("Int64").astype(str)
+    )
     flag(outside, "box outside the frame (" + size + ")")
     return problems
 
@@ -124,4 +126,6 @@ def main(args: argparse.Namespace) -> None:
         )
     write_csv(args.report, bad)
     write_csv(args.out, good)
-    print(f"{len(good)} boxes of {good['sequence_id'].nunique()} sequences; {len(bad)} rows skipped")
+    print(
+        f"{len(good)} boxes of {good['sequence_id'].nunique()} sequences; {len(bad)} rows skipped"
+    )

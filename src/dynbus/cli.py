@@ -14,7 +14,10 @@ import sys
 from dynbus.errors import DynbusError
 
 STAGES: dict[str, tuple[str, str]] = {
-    "simulate": ("dynbus.simulate.cli", "write synthetic breast-ultrasound cine DICOM + annotations"),
+    "simulate": (
+        "dynbus.simulate.cli",
+        "write synthetic breast-ultrasound cine DICOM + annotations",
+    ),
     "manifest": ("dynbus.manifest", "list the raw sequences and give them keyed pseudonyms"),
     "deidentify": ("dynbus.deid.cli", "de-identify one DICOM file (PS3.15 E.1-1, clean pixels)"),
     "frames": ("dynbus.frames", "split one de-identified cine into 8-bit gray PNG frames"),
@@ -25,7 +28,10 @@ STAGES: dict[str, tuple[str, str]] = {
     "evaluate": ("dynbus.evaluation.evaluate", "single- vs multi-frame FROC evaluation and counts"),
     "tables": ("dynbus.evaluation.tables", "render the paper's Tables 1-2 from counts.csv"),
     "plots": ("dynbus.evaluation.plots", "FROC plots with bootstrap bands"),
-    "figures": ("dynbus.evaluation.figures", "qualitative figure: TP / FP / FN boxes on test frames"),
+    "figures": (
+        "dynbus.evaluation.figures",
+        "qualitative figure: TP / FP / FN boxes on test frames",
+    ),
 }
 
 

@@ -29,9 +29,9 @@ from pydicom.encaps import generate_frames
 from pydicom.pixels import apply_color_lut, apply_voi_lut
 from pydicom.uid import JPEGBaseline8Bit
 
-from dynbus.atomic import write_json
+from dynbus.atomic import atomic_dir, write_json
 from dynbus.deid.pixels import ultrasound_regions
-from dynbus.dicom_io import atomic_dir, number_of_frames, read_dicom
+from dynbus.dicom_io import number_of_frames, read_dicom
 from dynbus.errors import DynbusError, InputFileError
 
 PNG_COMPRESS_LEVEL = 1

@@ -142,7 +142,11 @@ def build_manifest(
                 raise
             relative = path.relative_to(raw_dir).as_posix()
             skipped.append(
-                {"file": relative, "file_id": file_pseudonym(key, relative), "problem": error.problem}
+                {
+                    "file": relative,
+                    "file_id": file_pseudonym(key, relative),
+                    "problem": error.problem,
+                }
             )
     if not good:
         raise DynbusError(f"{raw_dir}: no usable DICOM file found")

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from dynbus import config as dynbus_config
-from dynbus.atomic import atomic_path, write_json
+from dynbus.atomic import atomic_dir, atomic_path, write_json
 from dynbus.deid.audit import Audit
 from dynbus.deid.deidentify import deidentify_dataset
 from dynbus.deid.profile import TABLE_VERSION
-from dynbus.dicom_io import atomic_dir, read_dicom
+from dynbus.dicom_io import read_dicom
 from dynbus.errors import DynbusError, InputFileError
 from dynbus.pseudonyms import load_or_create_key
 
