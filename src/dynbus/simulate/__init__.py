@@ -1,0 +1,1 @@
+"""Synthetic breast-ultrasound cine study: tissue, masses, mimics, speckle, PHI, real DICOM."""
