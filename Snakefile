@@ -8,6 +8,14 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+localrules:
+    all,
+    annotations,
+    split,
+    tables,
+    plots,
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/prepare.smk"

@@ -9,6 +9,9 @@ from snakemake.utils import validate
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
+# With --use-conda the envs hold third-party pins only; the checkout's package comes from src/.
+os.environ["PYTHONPATH"] = os.path.join(workflow.basedir, "src")
+
 LINKAGE = config["linkage"]["dir"]
 KEY = config["linkage"]["key"]
 RAW = config["raw_dir"]

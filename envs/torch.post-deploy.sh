@@ -1,0 +1,1 @@
+dicom.post-deploy.sh

@@ -1,0 +1,169 @@
+"""Detector stages through the real CLI and real torchvision models on tiny generated frames:
+training outputs, kill + --resume equals an uninterrupted run, inference schema and coverage,
+clear errors on bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from dynbus import cli
+from dynbus.detector import infer, train
+from dynbus.errors import InputFileError
+from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, write_inputs
+
+CONFIG = json.dumps(TINY_CONFIG)
+TIME_COLUMNS = ["images_per_s", "train_s", "time_s"]
+
+
+def train_argv(data: DetectorInputs, out: Path, *extra: str) -> list[str]:
+    return ["train", "--frames", str(data.frames), "--annotations", str(data.annotations),
+            "--splits", str(data.splits), "--out", str(out), "--config", CONFIG, *extra]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> DetectorInputs:
+    return write_inputs(tmp_path_factory.mktemp("detector"), n_frames=4)
+
+
+@pytest.fixture(scope="module")
+def trained(data: DetectorInputs) -> Path:
+    """An uninterrupted training run through the CLI entry point."""
+    out = data.frames.parent / "model"
+    assert cli.main(train_argv(data, out)) == 0
+    return out
+
+
+def test_training_writes_best_model_checkpoint_metrics_and_plot(trained: Path) -> None:
+    metrics = pd.read_csv(trained / "metrics.csv")
+    assert list(metrics["epoch"]) == [1, 2]
+    assert {"loss", "loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg",
+            "val_ap50", "lr", "time_s"} <= set(metrics.columns)
+    assert metrics["loss"].notna().all() and metrics["val_ap50"].between(0, 1).all()
+    best = torch.load(trained / "detector.pt", weights_only=True)
+    assert best["epoch"] == metrics.loc[metrics["val_ap50"].idxmax(), "epoch"]
+    assert best["val_ap50"] == pytest.approx(metrics["val_ap50"].max())
+    state = torch.load(trained / "checkpoint.pt", weights_only=True)
+    assert {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "config"} <= set(state)
+    assert state["epoch"] == 1 and state["config"]["model"]["arch"] == "resnet18_fpn_slim"
+    assert (trained / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(trained.glob(".*.tmp"))
+
+
+def test_resume_after_kill_gives_the_same_weights(data: DetectorInputs, trained: Path) -> None:
+    out = data.frames.parent / "killed"
+    command = [sys.executable, "-m", "dynbus"]
+    proc = subprocess.Popen(command + train_argv(data, out), stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed in its last epoch"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 0
+
+    resumed = subprocess.run(command + train_argv(data, out, "--resume"),
+                             capture_output=True, text=True, check=True)
+    assert "resuming after epoch 1" in resumed.stderr
+    for name in ("checkpoint.pt", "detector.pt"):
+        expected = torch.load(trained / name, weights_only=True)["model"]
+        got = torch.load(out / name, weights_only=True)["model"]
+        assert expected.keys() == got.keys()
+        assert all(torch.equal(expected[key], got[key]) for key in expected), name
+    pd.testing.assert_frame_equal(pd.read_csv(out / "metrics.csv").drop(columns=TIME_COLUMNS),
+                                  pd.read_csv(trained / "metrics.csv").drop(columns=TIME_COLUMNS))
+
+
+def test_inference_covers_every_frame_of_the_split(
+    data: DetectorInputs, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "detections" / "test.csv"
+    argv = ["infer", "--model", str(trained / "detector.pt"), "--frames", str(data.frames),
+            "--splits", str(data.splits), "--split", "test", "--out", str(out),
+            "--annotations", str(data.annotations),
+            "--config", json.dumps({"infer": {"workers": 0, "score_floor": 0.0}})]
+    assert cli.main(argv) == 0
+    table = pd.read_csv(out, dtype={"sequence_id": str})
+    assert list(table.columns) == ["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"]
+    splits = pd.read_csv(data.splits)
+    test_frames = {(s, f) for s, n in zip(splits.sequence_id[splits.split == "test"],
+                                          splits.n_frames[splits.split == "test"], strict=True)
+                   for f in range(n)}
+    assert set(zip(table.sequence_id, table.frame, strict=True)) == test_frames
+    assert (table.x2 > table.x1).all() and (table.y2 > table.y1).all()
+    assert table.score.between(0, 1).all()
+    assert table.groupby(["sequence_id", "frame"]).size().max() <= 100
+    coco = json.loads(out.with_suffix(".coco.json").read_text())
+    assert len(coco) == len(table)
+    first = coco[0]
+    row = table.iloc[0]
+    assert first["bbox"] == pytest.approx([row.x1, row.y1, row.x2 - row.x1, row.y2 - row.y1],
+                                          abs=0.02)
+    assert (first["sequence_id"], first["frame"], first["category_id"]) == (row.sequence_id,
+                                                                              row.frame, 1)
+    assert "frame-level AP@0.5 on 'test'" in capsys.readouterr().err
+
+
+def test_score_floor_drops_low_boxes(data: DetectorInputs, trained: Path, tmp_path: Path) -> None:
+    out = tmp_path / "val.csv"
+    args = infer.get_args_parser().parse_args(
+        ["--model", str(trained / "detector.pt"), "--frames", str(data.frames), "--splits",
+         str(data.splits), "--split", "val", "--out", str(out),
+         "--config", json.dumps({"infer": {"workers": 0, "score_floor": 0.3}})])
+    infer.main(args)
+    assert (pd.read_csv(out).score >= 0.3).all()
+
+
+def _train_args(data: DetectorInputs, out: Path, **override: str) -> object:
+    argv = train_argv(data, out)[1:]
+    for flag, value in override.items():
+        argv[argv.index(f"--{flag}") + 1] = value
+    return train.get_args_parser().parse_args(argv)
+
+
+def test_missing_frames_dir_is_a_clear_error(data: DetectorInputs, tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="frames directory not found"):
+        train.main(_train_args(data, tmp_path, frames=str(tmp_path / "nowhere")))
+
+
+def test_missing_frame_png_names_the_file(tmp_path: Path) -> None:
+    data = write_inputs(tmp_path, n_frames=2)
+    missing = data.frames / "train00" / "000001.png"
+    missing.unlink()
+    with pytest.raises(InputFileError, match="000001.png: missing frame"):
+        train.main(_train_args(data, tmp_path / "out"))
+
+
+def test_empty_annotation_set_is_a_clear_error(data: DetectorInputs, tmp_path: Path) -> None:
+    empty = tmp_path / "annotations.csv"
+    empty.write_text("sequence_id,frame,lesion_id,x1,y1,x2,y2\n")
+    with pytest.raises(InputFileError, match="annotation set is empty"):
+        train.main(_train_args(data, tmp_path, annotations=str(empty)))
+
+
+def test_split_without_positives_is_a_clear_error(tmp_path: Path) -> None:
+    data = write_inputs(tmp_path, counts={"train": 2, "val": 0, "test": 1}, n_frames=2)
+    with pytest.raises(InputFileError, match="no annotated mass in any frame of the 'val' split"):
+        train.main(_train_args(data, tmp_path / "out"))
+
+
+def test_unknown_split_is_a_one_line_cli_error(data: DetectorInputs, trained: Path,
+                                               tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dynbus", "infer", "--model", str(trained / "detector.pt"),
+         "--frames", str(data.frames), "--splits", str(data.splits), "--split", "holdout",
+         "--out", str(tmp_path / "x.csv")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"dynbus infer: error: {data.splits}: no sequence in split 'holdout' "
+        "(splits present: ['test', 'train', 'val'])"]
+    assert not (tmp_path / "x.csv").exists()

@@ -1,0 +1,57 @@
+"""``dynbus tables``: the paper's Table 1 regenerated from counts, in CSV / Markdown / LaTeX."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference" / "paper_table1.csv"
+
+
+def dynbus(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dynbus", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+@pytest.fixture
+def paper_counts(tmp_path: Path) -> Path:
+    paper = pd.read_csv(REFERENCE)
+    counts = paper.assign(sensitivity=paper["tp"] / (paper["tp"] + paper["fn"]),
+                          n_sequences=0, threshold=0.5)
+    path = tmp_path / "counts.csv"
+    counts[["iou", "fp_rate", "method", "tp", "fn", "fp", "sensitivity", "n_sequences",
+            "threshold"]].to_csv(path, index=False)
+    return path
+
+
+def test_table1_reproduces_every_chi2_and_p_of_the_paper(paper_counts: Path, tmp_path: Path):
+    result = dynbus("tables", "--counts", str(paper_counts), "--out", str(tmp_path / "t"))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "t" / "table1.csv", dtype=str, keep_default_na=False)
+    table = table.set_index("row")
+    paper = pd.read_csv(REFERENCE, dtype=str)
+    for _, ref in paper.iterrows():
+        rate = f"{float(ref['fp_rate']):g} FP/seq"
+        assert table.loc["χ²", f"{rate} FN"] == ref["chi2"]
+        assert table.loc["P", f"{rate} FN"] == ref["p"]
+        for field in ("FN", "TP", "FP"):
+            assert table.loc[ref["method"], f"{rate} {field}"] == ref[field.lower()]
+        assert table.loc[ref["method"], f"{rate} Sensitivity (%)"] == ref["sensitivity_pct"]
+    markdown = (tmp_path / "t" / "table1.md").read_text(encoding="utf-8")
+    assert "| χ² | 0.016 |" in markdown and "| P | 0.003 |" not in markdown
+    latex = (tmp_path / "t" / "table1.tex").read_text(encoding="utf-8")
+    assert r"\toprule" in latex and r"$\chi^2$ & 0.016" in latex and r"$P$ & 0.898" in latex
+
+
+def test_tables_reports_a_broken_counts_file(tmp_path: Path) -> None:
+    bad = tmp_path / "counts.csv"
+    bad.write_text("iou,fp_rate,method\n0.2,0.1,single\n", encoding="utf-8")
+    result = dynbus("tables", "--counts", str(bad), "--out", str(tmp_path / "t"))
+    assert result.returncode == 2
+    assert "counts.csv: missing columns tp, fn, fp" in result.stderr
+    assert not (tmp_path / "t").exists()
