@@ -2,6 +2,7 @@
 import functools
 import json
 import os
+import shlex
 
 import pandas as pd
 from snakemake.utils import validate
@@ -10,7 +11,8 @@ from snakemake.utils import validate
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 
 # With --use-conda the envs hold third-party pins only; the checkout's package comes from src/.
-os.environ["PYTHONPATH"] = os.path.join(workflow.basedir, "src")
+PACKAGE_SOURCE = os.path.join(workflow.basedir, "src")
+shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(PACKAGE_SOURCE)}; ")
 
 LINKAGE = config["linkage"]["dir"]
 KEY = config["linkage"]["key"]
