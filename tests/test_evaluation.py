@@ -86,10 +86,14 @@ def test_operating_point_is_best_sensitivity_with_fp_per_sequence_at_most_rate()
 
 
 def random_sequence(rng: np.random.Generator, name: str) -> SequenceData:
-    n_frames, n_lesions, n = int(rng.integers(1, 6)), int(rng.integers(0, 3)), int(rng.integers(0, 40))
+    n_frames, n_lesions = int(rng.integers(1, 6)), int(rng.integers(0, 3))
+    n = int(rng.integers(0, 40))
     xy = rng.uniform(0, 60, (max(n_lesions, 1), 2))
     lesions = np.c_[xy, xy + rng.uniform(8, 30, (max(n_lesions, 1), 2))][:n_lesions]
-    base = lesions[rng.integers(0, n_lesions, n)] if n_lesions else np.tile([20, 20, 40, 40], (n, 1))
+    if n_lesions:
+        base = lesions[rng.integers(0, n_lesions, n)]
+    else:
+        base = np.tile([20.0, 20, 40, 40], (n, 1))
     boxes = base + rng.normal(0, 7, (n, 4))
     boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
     frames, scores = rng.integers(0, n_frames, n), np.round(rng.uniform(0, 1, n), 1)

@@ -34,17 +34,17 @@ rule tables:
     output:
         report(
             multiext("results/tables/table1", ".csv", ".md", ".tex"),
-            caption="../report/table1.rst",
+            caption="../report/tables.rst",
             category="Tables",
         ),
         report(
             multiext("results/tables/table2", ".csv", ".md", ".tex"),
-            caption="../report/table2.rst",
+            caption="../report/tables.rst",
             category="Tables",
         ),
         report(
             "results/tables/extended.csv",
-            caption="../report/extended.rst",
+            caption="../report/tables.rst",
             category="Tables",
         ),
     params:
@@ -99,7 +99,6 @@ rule figures:
     params:
         eval=lambda w, input: os.path.dirname(input.hits),
         frames=lambda w, input: os.path.dirname(input.frames[0]),
-        cfg=stage_config("single_frame", "fusion", "evaluate"),
         out=lambda w, output: os.path.dirname(output[0]),
     log:
         "logs/figures.log",
@@ -110,4 +109,4 @@ rule figures:
     shell:
         "dynbus figures --eval {params.eval:q} --detections {input.detections:q}"
         " --annotations {input.annotations:q} --frames {params.frames:q} --out {params.out:q}"
-        " --config {params.cfg:q} > {log:q} 2>&1"
+        " > {log:q} 2>&1"

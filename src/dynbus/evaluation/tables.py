@@ -1,0 +1,164 @@
+"""``dynbus tables``: the paper's Tables 1-2 (and an extended table) from ``counts.csv``.
+
+Table 1 is IoU 0.2, Table 2 IoU 0.5; rows single, multi, χ², P; for each FP rate the columns
+FN, TP, FP and sensitivity (%), χ² and P to 3 decimals as the paper prints them. χ² is
+recomputed from the counts (Pearson, no continuity correction). Each table is written as CSV,
+Markdown and LaTeX (booktabs). With ``--stats``, ``extended.{csv,md}`` adds exact McNemar P,
+Wilson and bootstrap 95 % CIs and the fusion order.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from dynbus.atomic import atomic_open, write_csv
+from dynbus.errors import InputFileError
+from dynbus.atomic import atomic_dir
+from dynbus.evaluation.stats import pearson_chi2
+
+COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp"]
+TABLES = {"table1": 0.2, "table2": 0.5}
+FIELDS = ["FN", "TP", "FP", "Sensitivity (%)"]
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command-line options of ``dynbus tables``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
+    parser.add_argument("--stats", default=None,
+                        help="stats.csv of dynbus evaluate (adds the extended table)")
+    parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    return parser
+
+
+def read_counts(path: str | Path) -> pd.DataFrame:
+    """Read and check ``counts.csv``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "file not found")
+    counts = pd.read_csv(path)
+    missing = [c for c in COUNTS_COLUMNS if c not in counts.columns]
+    if missing:
+        raise InputFileError(path, f"missing columns {', '.join(missing)}")
+    if not set(counts["method"]) <= {"single", "multi"}:
+        raise InputFileError(path, "method must be single or multi")
+    if counts.duplicated(["iou", "fp_rate", "method"]).any():
+        raise InputFileError(path, "an (iou, fp_rate, method) row appears twice")
+    return counts
+
+
+def paper_table(counts: pd.DataFrame, iou: float) -> pd.DataFrame:
+    """One table in the paper's layout: index single/multi/χ²/P, columns (FP rate, field)."""
+    part = counts[(counts["iou"] - iou).abs() < 1e-9]
+    rates = sorted(part["fp_rate"].unique())
+    columns = pd.MultiIndex.from_product([[f"{r:g} FP/seq" for r in rates], FIELDS])
+    table = pd.DataFrame("", index=["single", "multi", "χ²", "P"], columns=columns, dtype=object)
+    for rate in rates:
+        label = f"{rate:g} FP/seq"
+        rows = part[part["fp_rate"] == rate].set_index("method")
+        if set(rows.index) != {"single", "multi"}:
+            raise InputFileError("counts", f"IoU {iou:g}, FP rate {rate:g}: need single and multi")
+        for method in ("single", "multi"):
+            tp, fn, fp = (int(rows.loc[method, c]) for c in ("tp", "fn", "fp"))
+            sens = 100 * tp / (tp + fn) if tp + fn else float("nan")
+            table.loc[method, label] = [str(fn), str(tp), str(fp), f"{sens:.1f}"]
+        chi2, p = pearson_chi2(int(rows.loc["single", "fn"]), int(rows.loc["single", "tp"]),
+                               int(rows.loc["multi", "fn"]), int(rows.loc["multi", "tp"]))
+        table.loc["χ²", (label, FIELDS[0])] = f"{chi2:.3f}"
+        table.loc["P", (label, FIELDS[0])] = f"{p:.3f}"
+    return table
+
+
+def _flat(table: pd.DataFrame) -> pd.DataFrame:
+    flat = table.copy()
+    flat.columns = [f"{rate} {field}" for rate, field in table.columns]
+    return flat.rename_axis("row").reset_index()
+
+
+def to_markdown(table: pd.DataFrame, title: str) -> str:
+    """A GitHub-flavoured Markdown table (column headers ``<rate> <field>``)."""
+    flat = _flat(table)
+    lines = [f"**{title}**", "", "| " + " | ".join(flat.columns) + " |",
+             "|" + "|".join([":--"] + ["--:"] * (flat.shape[1] - 1)) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in flat.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(table: pd.DataFrame, caption: str) -> str:
+    """A booktabs LaTeX table with a two-level header (FP rate over FN / TP / FP / Sens.)."""
+    rates = list(dict.fromkeys(rate for rate, _ in table.columns))
+    k = len(FIELDS)
+    escape = {"χ²": r"$\chi^2$", "P": "$P$", "Sensitivity (%)": r"Sens.\ (\%)"}
+    lines = [r"\begin{table}[ht]", r"\centering", f"\\caption{{{caption}}}",
+             r"\begin{tabular}{l" + "r" * (k * len(rates)) + "}", r"\toprule",
+             " & " + " & ".join(f"\\multicolumn{{{k}}}{{c}}{{{r}}}" for r in rates) + r" \\",
+             " ".join(f"\\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}"
+                      for i in range(len(rates))),
+             "Protocol & " + " & ".join(escape.get(f, f) for f in FIELDS * len(rates)) + r" \\",
+             r"\midrule"]
+    for name, row in table.iterrows():
+        lines.append(" & ".join([escape.get(name, name), *(str(v) for v in row)]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def extended_table(stats: pd.DataFrame) -> pd.DataFrame:
+    """McNemar P, Wilson and bootstrap CIs per IoU x FP rate, rounded for reading."""
+    def ci(prefix: str) -> pd.Series:
+        return stats[f"{prefix}_low"].map("{:.3f}".format) + "-" + stats[f"{prefix}_high"].map(
+            "{:.3f}".format)
+
+    return pd.DataFrame({
+        "IoU": stats["iou"], "FP/seq": stats["fp_rate"],
+        "single": stats["single_sensitivity"].map("{:.3f}".format),
+        "single Wilson 95% CI": ci("single_wilson"), "single bootstrap 95% CI": ci("single_boot"),
+        "multi": stats["multi_sensitivity"].map("{:.3f}".format),
+        "multi Wilson 95% CI": ci("multi_wilson"), "multi bootstrap 95% CI": ci("multi_boot"),
+        "multi - single": stats["difference"].map("{:.3f}".format),
+        "difference bootstrap 95% CI": ci("difference_boot"),
+        "chi2 P": stats["p"].map("{:.3f}".format), "McNemar exact P": stats["mcnemar_p"].map(
+            "{:.3f}".format),
+        "fusion order": stats["fusion_order"],
+    })
+
+
+def main(args: argparse.Namespace) -> None:
+    """Render the tables into ``args.out``."""
+    counts = read_counts(args.counts)
+    note = ""
+    stats = None
+    if args.stats is not None:
+        if not Path(args.stats).is_file():
+            raise InputFileError(args.stats, "file not found")
+        stats = pd.read_csv(args.stats)
+        note = f" Multi-frame fusion order: {stats['fusion_order'].iloc[0]}."
+    present = {stem: iou for stem, iou in TABLES.items()
+               if ((counts["iou"] - iou).abs() < 1e-9).any()}
+    if not present:
+        raise InputFileError(args.counts, "no rows at IoU 0.2 or 0.5")
+    with atomic_dir(args.out) as out:
+        for stem, iou in present.items():
+            table = paper_table(counts, iou)
+            title = (f"Table {stem[-1]}: single- vs multi-frame detection at IoU >= {iou:g} "
+                     f"(χ² without continuity correction).{note}")
+            write_csv(out / f"{stem}.csv", _flat(table))
+            with atomic_open(out / f"{stem}.md", encoding="utf-8") as handle:
+                handle.write(to_markdown(table, title))
+            with atomic_open(out / f"{stem}.tex", encoding="utf-8") as handle:
+                handle.write(to_latex(table, title.replace("χ²", r"$\chi^2$").replace(
+                    ">=", r"$\geq$")))
+        if stats is not None:
+            extended = extended_table(stats)
+            write_csv(out / "extended.csv", extended)
+            with atomic_open(out / "extended.md", encoding="utf-8") as handle:
+                handle.write(_markdown_plain(extended))
+
+
+def _markdown_plain(frame: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "|".join(["--"] * frame.shape[1]) + "|"]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
