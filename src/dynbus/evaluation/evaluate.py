@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 
 from dynbus import config as study_config
-from dynbus.atomic import write_csv, write_json
+from dynbus.atomic import atomic_dir, write_csv, write_json
 from dynbus.evaluation import stats
 from dynbus.evaluation.fusion import FusionSettings
 from dynbus.evaluation.inputs import load_sequences
-from dynbus.atomic import atomic_dir
 from dynbus.evaluation.sweep import (
     METHODS,
     Curve,

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dynbus.atomic import atomic_dir
 from dynbus.errors import InputFileError
 from dynbus.evaluation.boxes import iou_matrix
 from dynbus.evaluation.inputs import ANNOTATION_COLUMNS, BOX, DETECTION_COLUMNS, read_table
 from dynbus.evaluation.matching import DUPLICATE, FALSE_POSITIVE, greedy_match
-from dynbus.atomic import atomic_dir
 
 STYLE = {"TP": "#2ca02c", "FP": "#d62728", "FN": "#ffdd00", "duplicate": "#aaaaaa"}
 

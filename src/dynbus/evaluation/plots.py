@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dynbus.errors import InputFileError
 from dynbus.atomic import atomic_dir
+from dynbus.errors import InputFileError
 
 COLOURS = {"single": "#1f77b4", "multi": "#d62728"}
 LABELS = {"single": "single-frame", "multi": "multi-frame (fusion)"}

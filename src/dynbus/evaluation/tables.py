@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dynbus.atomic import atomic_open, write_csv
+from dynbus.atomic import atomic_dir, atomic_open, write_csv
 from dynbus.errors import InputFileError
-from dynbus.atomic import atomic_dir
 from dynbus.evaluation.stats import pearson_chi2
 
 COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp"]
