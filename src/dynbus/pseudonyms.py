@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from dynbus.errors import DynbusError
@@ -18,8 +19,23 @@ from dynbus.errors import DynbusError
 KEY_BYTES = 32
 
 
+def write_key(path: str | Path, key: bytes) -> None:
+    """Write ``key`` as hex to ``path`` with mode 0600, atomically (replacing any old key)."""
+    key_path = Path(path)
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".key.", dir=key_path.parent)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+    os.replace(tmp, key_path)
+
+
+def demo_key(seed: int) -> bytes:
+    """The linkage key of the synthetic demo study: public, derived from its seed."""
+    return hashlib.sha256(f"dynbus synthetic demo {seed}".encode()).digest()
+
+
 def load_or_create_key(path: str | Path) -> bytes:
-    """Read the hex HMAC key at ``path``, creating it (mode 0600, atomically) if it is missing."""
+    """Read the hex HMAC key at ``path``, creating a random one (mode 0600) if it is missing."""
     key_path = Path(path)
     if not key_path.exists():
         key_path.parent.mkdir(parents=True, exist_ok=True)

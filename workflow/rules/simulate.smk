@@ -1,9 +1,11 @@
-# The embedded synthetic study (demo only): raw cine DICOM with fake PHI + annotations.csv.
+# The embedded synthetic study (demo only): raw cine DICOM with fake PHI + annotations.csv, and
+# its public linkage key (derived from the seed) so the demo gives the same tables everywhere.
 if config["simulate"]["enabled"]:
 
     rule simulate:
         output:
-            directory(RAW),
+            raw=directory(RAW),
+            key=KEY,
         params:
             cfg=stage_config("simulate"),
         log:
@@ -13,4 +15,5 @@ if config["simulate"]["enabled"]:
         conda:
             "../../envs/dicom.yaml"
         shell:
-            "dynbus simulate --out {output:q} --config {params.cfg:q} > {log:q} 2>&1"
+            "dynbus simulate --out {output.raw:q} --linkage-key {output.key:q}"
+            " --config {params.cfg:q} > {log:q} 2>&1"

@@ -6,6 +6,7 @@ import argparse
 
 from dynbus.config import add_config_argument, load
 from dynbus.errors import DynbusError
+from dynbus.pseudonyms import demo_key, write_key
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -17,6 +18,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None, help="random seed (config simulate.seed)")
     parser.add_argument("--patients", type=int, default=None,
                         help="number of patients (config simulate.patients)")
+    parser.add_argument(
+        "--linkage-key",
+        default=None,
+        help="also write the synthetic study's linkage key here (derived from the seed, so the "
+        "demo's pseudonyms, split and tables are the same on every machine)",
+    )
     add_config_argument(parser)
     return parser
 
@@ -36,6 +43,8 @@ def main(args: argparse.Namespace) -> None:
                         patients=patients, frames=(low, high), rows=section["rows"],
                         columns=section["columns"])
     summary = simulate(args.out, settings)
+    if args.linkage_key is not None:
+        write_key(args.linkage_key, demo_key(settings.seed))
     print(f"dynbus simulate: {summary['patients']} patients, {summary['sequences']} sequences, "
           f"{summary['frames']} frames, {summary['boxes']} boxes -> {args.out} "
           f"in {summary['seconds']:.1f} s")
