@@ -82,7 +82,7 @@ def sample_mass(rng: np.random.Generator) -> Mass:
     margin = rng.choice(["smooth", "lobulated", "spiculated"], p=[0.4, 0.3, 0.3])
     a = rng.uniform(13, 38)
     tall = rng.uniform(0.8, 1.2) if margin == "spiculated" else rng.uniform(0.5, 0.85)
-    isoechoic = rng.random() < 0.2
+    isoechoic = rng.random() < 0.12
     echo = rng.uniform(0.4, 0.55) if isoechoic else rng.uniform(0.1, 0.32)
     posterior = {"smooth": rng.uniform(-0.02, -0.004),
                  "lobulated": rng.uniform(-0.01, 0.01),
