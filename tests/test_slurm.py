@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_workflow import TINY
+from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 CI_SLURM = ROOT / ".ci" / "slurm"
@@ -112,11 +112,8 @@ def cluster_jobs(env: dict) -> dict[str, str]:
 GROUP_SIZE = 8
 
 
-def test_demo_dag_on_slurm_gives_the_local_tables(cluster, tmp_path):
-    local = tiny_workdir(tmp_path / "local")
-    result = snakemake(local, cluster, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-4000:]
-
+def test_demo_dag_on_slurm_gives_the_local_tables(cluster, tiny_runs, tmp_path):
+    local, _ = tiny_runs
     on_slurm = tiny_workdir(tmp_path / "slurm")
     profile = write_ci_profile(tmp_path / "profile", **{"group-components": [
         f"sequence={GROUP_SIZE}"]})
