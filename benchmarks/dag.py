@@ -35,8 +35,8 @@ def run(command: list[str], cwd: Path) -> float:
 
 
 def simulate_raw(work: Path, patients: int) -> int:
-    """Simulate ``patients`` with tiny sequences (4 frames of 96x96); return the file count."""
-    tiny = {"simulate": {"frames": [4, 4], "rows": 96, "columns": 96}}
+    """Simulate ``patients`` with tiny sequences (4 frames of 128x128); return the file count."""
+    tiny = {"simulate": {"frames": [4, 4], "rows": 128, "columns": 128}}
     run(
         [str(BIN / "dynbus"), "simulate", "--out", str(work / "raw"), "--seed", "1",
          "--patients", str(patients), "--config", json.dumps(tiny)],
