@@ -94,7 +94,8 @@ def _mimics(rng: np.random.Generator, tissue: Tissue, grid: Grid,
     for _ in range(int(rng.poisson(0.8))):
         radius = rng.uniform(2.5, 6.0)
         duct = Cylinder(x=rng.uniform(0.2, 0.8) * width,
-                        y=rng.uniform(tissue.gland_top, tissue.gland_bottom),
+                        y=rng.uniform(tissue.gland_top, max(tissue.gland_top + 1,
+                                                            tissue.gland_bottom)),
                         z=rng.uniform(zmin, zmax), a=radius * rng.uniform(1.0, 1.6), b=radius,
                         angle=rng.uniform(0, np.pi), half_length=rng.uniform(25, 90))
         _paint_body(tissue, duct.rho(grid), 0.05, rim=0.9, atten=-0.02, rim_width=0.3)
