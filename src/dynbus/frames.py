@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pydicom
 import simplejpeg
+from isal import isal_zlib
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
 from pydicom.pixels import apply_color_lut, apply_voi_lut
@@ -141,10 +142,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def encode_png(gray: np.ndarray) -> bytes:
-    """8-bit gray PNG without row filters, zlib level 1.
+    """8-bit gray PNG without row filters, deflated by ISA-L at level 1.
 
     Pillow always runs adaptive per-row filtering, which costs more than the decoding here and
-    gains little on speckle; zlib releases the GIL, so frames encode in parallel threads.
+    gains little on speckle. ISA-L's deflate (``isal``) writes a standard zlib stream about ten
+    times faster than zlib level 1 at the same size on speckle, and releases the GIL, so frames
+    encode in parallel threads.
     """
     rows, columns = gray.shape
     scanlines = np.zeros((rows, columns + 1), dtype=np.uint8)  # filter byte 0 = None
@@ -154,7 +157,7 @@ def encode_png(gray: np.ndarray) -> bytes:
         (
             PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(scanlines.tobytes(), PNG_COMPRESS_LEVEL)),
+            _png_chunk(b"IDAT", isal_zlib.compress(scanlines.tobytes(), PNG_COMPRESS_LEVEL)),
             _png_chunk(b"IEND", b""),
         )
     )
