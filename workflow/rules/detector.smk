@@ -41,6 +41,7 @@ rule infer:
         model="results/model/detector.pt",
         frames=all_frames,
         splits="results/splits.csv",
+        annotations="results/annotations.csv",
     output:
         detections="results/detections/{split}.csv",
         coco="results/detections/{split}.coco.json",
@@ -63,4 +64,5 @@ rule infer:
     shell:
         "dynbus infer --model {input.model:q} --frames {params.frames:q} --splits {input.splits:q}"
         " --split {wildcards.split} --out {output.detections:q} --config {params.cfg:q}"
+        " --annotations {input.annotations:q}"
         " > {log:q} 2>&1"
