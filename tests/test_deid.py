@@ -15,7 +15,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.pixels import pixel_array
 
-from dynbus.deid.pixels import region_mask
+from dynbus.deid.pixels import region_mask, ultrasound_regions
 from dynbus.deid.profile import table
 from dynbus.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
 from tests.dicom_factory import REGION, make_us, pattern, save
@@ -199,6 +199,37 @@ def test_real_ultrasound_cine_leaks_nothing(tmp_path: Path, key: Path) -> None:
     inside = region_mask([(84, 31, 319, 239)], 240, 320)  # the file's region, clipped
     np.testing.assert_array_equal(deid.pixel_array[:, inside], before[:, inside])
     assert not deid.pixel_array[:, ~inside].any()
+
+
+def test_simulated_files_leak_nothing(tmp_path: Path, key: Path) -> None:
+    """Every file of a small `dynbus simulate` study, with the table and private tags planted."""
+    raw_dir = tmp_path / "raw"
+    simulate = [sys.executable, "-m", "dynbus", "simulate", "--out", str(raw_dir), "--seed", "5",
+                "--patients", "2", "--config",
+                '{"simulate": {"frames": [4, 5], "rows": 128, "columns": 160}}']  # fmt: skip
+    subprocess.run(simulate, check=True, capture_output=True)
+    files = sorted(raw_dir.rglob("*.dcm"))
+    assert len(files) >= 2
+    for index, path in enumerate(files):
+        ds = pydicom.dcmread(path)
+        banner = (str(ds.PatientName).replace("^", " "), str(ds.PatientID))
+        planted = plant_table(ds)
+        private = plant_private(ds)
+        raw = save(ds, tmp_path / "planted" / ds.PatientName.family_name / path.name)
+        out = tmp_path / "results" / f"seq{index}"
+        run = deidentify(raw, out / "deid.dcm", "--key", key, "--audit", out / "audit.json")
+        assert run.returncode == 0, run.stderr
+
+        values = searchable(planted) + [v.encode() for v in private]
+        values += [ds.PatientName.family_name.encode(), path.stem.encode()]
+        assert_nothing_leaks(values, out)
+        deid = pydicom.dcmread(out / "deid.dcm")
+        assert_short_values_gone(planted, deid)
+        before = pixel_array(raw)
+        inside = region_mask(ultrasound_regions(ds), ds.Rows, ds.Columns)
+        np.testing.assert_array_equal(deid.pixel_array[:, inside], before[:, inside])
+        assert not deid.pixel_array[:, ~inside].any(), f"banner of {banner} not blanked"
+        assert before[:, ~inside].any(), "the simulated banner is outside the regions"
 
 
 def _study_files(tmp_path: Path) -> tuple[Path, Path]:
