@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from dynbus.dicom_io import read_dicom
+from dynbus.dicom_io import read_dicom, read_header
 from dynbus.errors import InputFileError
 from tests.dicom_factory import make_us, pattern, save, to_jpeg_baseline
 
@@ -69,18 +69,27 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
 }
 
 
+@pytest.mark.parametrize("read", [read_dicom, read_header])
 @pytest.mark.parametrize("case", CASES)
-def test_read_dicom_rejects(case: str, tmp_path: Path) -> None:
+def test_read_dicom_rejects(case: str, read: Callable[[Path], Dataset], tmp_path: Path) -> None:
     build, problem = CASES[case]
     path = tmp_path / "input.dcm"
     build(path)
     with pytest.raises(InputFileError, match=problem) as error:
-        read_dicom(path)
+        read(path)
     assert error.value.path == str(path)
 
 
 def test_read_dicom_accepts_a_valid_file(tmp_path: Path) -> None:
     assert read_dicom(save(_valid(), tmp_path / "ok.dcm")).Modality == "US"
+
+
+def test_read_header_accepts_valid_files_without_loading_pixels(tmp_path: Path) -> None:
+    native = make_us(pattern(4, 240, 320, 1, 255, seed=1))  # pixel data > HEADER_DEFER_SIZE
+    jpeg = to_jpeg_baseline(make_us(pattern(4, 240, 320, 3, 255, seed=1), "RGB"))
+    for name, ds in [("native.dcm", native), ("jpeg.dcm", jpeg)]:
+        header = read_header(save(ds, tmp_path / name))
+        assert header.get_item("PixelData", keep_deferred=True).value is None  # never read
 
 
 @pytest.mark.parametrize("case", ["truncated_jpeg", "no_patient_id", "not_dicom"])
@@ -112,3 +121,15 @@ def test_deidentify_cli_fails_cleanly(case: str, tmp_path: Path) -> None:
     assert run.stderr.startswith(f"dynbus deidentify: error: {bad}: ")
     assert problem in run.stderr and "Traceback" not in run.stderr
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize(("syntax", "problem"), [("native", "truncated pixel data"),
+                                                 ("jpeg", "truncated DICOM file")])  # fmt: skip
+def test_read_header_finds_truncation_of_deferred_pixel_data(
+    syntax: str, problem: str, tmp_path: Path
+) -> None:
+    ds = make_us(pattern(4, 240, 320, 3, 255, seed=2), "RGB")  # pixel data > HEADER_DEFER_SIZE
+    path = save(to_jpeg_baseline(ds) if syntax == "jpeg" else ds, tmp_path / "big.dcm")
+    path.write_bytes(path.read_bytes()[:-3000])
+    with pytest.raises(InputFileError, match=problem):
+        read_header(path)

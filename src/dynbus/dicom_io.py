@@ -7,6 +7,7 @@ has no installed decoder.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -23,14 +24,18 @@ ULTRASOUND_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.6",  # retired Ultrasound Image Storage
     "1.2.840.10008.5.1.4.1.1.3",  # retired Ultrasound Multi-frame Image Storage
 }
+HEADER_DEFER_SIZE = "64 KB"
+UNDEFINED_LENGTH = 0xFFFFFFFF
+SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"  # (FFFE,E0DD), length 0
+TRUNCATED = "truncated DICOM file (ends inside the pixel data)"
 
 
-def read_dicom(path: str | Path) -> Dataset:
-    """Read ``path`` completely and check it (see :func:`check_dataset`); return the dataset."""
+def _read(path: str | Path, defer_size: str | None = None) -> Dataset:
+    """``pydicom.dcmread`` with every read failure turned into an ``InputFileError``."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ds = pydicom.dcmread(path)
+            ds = pydicom.dcmread(path, defer_size=defer_size)
     except FileNotFoundError as error:
         raise InputFileError(path, "file not found") from error
     except InvalidDicomError as error:
@@ -38,9 +43,42 @@ def read_dicom(path: str | Path) -> Dataset:
     except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
         raise InputFileError(path, f"unreadable or truncated DICOM file ({error})") from error
     if any("End of file reached" in str(w.message) for w in caught):
-        raise InputFileError(path, "truncated DICOM file (ends inside the pixel data)")
+        raise InputFileError(path, TRUNCATED)
+    return ds
+
+
+def read_dicom(path: str | Path) -> Dataset:
+    """Read ``path`` completely and check it (see :func:`check_dataset`); return the dataset."""
+    ds = _read(path)
     check_dataset(ds, path)
     return ds
+
+
+def read_header(path: str | Path) -> Dataset:
+    """Read and check ``path`` without loading its pixel data (deferred): to list a study.
+
+    Truncation is judged from the file size: native pixel data must be as long as announced,
+    encapsulated pixel data must end the file with its Sequence Delimitation Item.
+    """
+    ds = _read(path, defer_size=HEADER_DEFER_SIZE)
+    check_dataset(ds, path)
+    return ds
+
+
+def _pixel_data_size(ds: Dataset, path: str | Path) -> int:
+    """Bytes of Pixel Data in the file, whether read or deferred (0 when there is none)."""
+    element = ds.get_item("PixelData", keep_deferred=True)
+    deferred = element.value is None and getattr(element, "value_tell", None) is not None
+    if not deferred or element.length == 0:
+        return len(element.value or b"")
+    available = os.path.getsize(path) - element.value_tell
+    if element.length != UNDEFINED_LENGTH:
+        return min(element.length, available)
+    with open(path, "rb") as handle:
+        handle.seek(-len(SEQUENCE_DELIMITER), os.SEEK_END)
+        if handle.read() != SEQUENCE_DELIMITER:
+            raise InputFileError(path, TRUNCATED)
+    return available
 
 
 def check_dataset(ds: Dataset, path: str | Path) -> None:
@@ -53,7 +91,7 @@ def check_dataset(ds: Dataset, path: str | Path) -> None:
         raise InputFileError(path, "no PatientID: cannot assign a patient pseudonym")
     if not str(ds.get("SOPInstanceUID", "") or "").strip():
         raise InputFileError(path, "no SOPInstanceUID")
-    if "PixelData" not in ds or ds.PixelData is None:
+    if "PixelData" not in ds or _pixel_data_size(ds, path) == 0:
         raise InputFileError(path, "no Pixel Data (not an image, or the file is truncated)")
     for keyword in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
         if keyword not in ds:
@@ -69,12 +107,9 @@ def check_dataset(ds: Dataset, path: str | Path) -> None:
     if not decoder.is_available:
         raise InputFileError(path, f"no installed decoder for transfer syntax {syntax.name}")
     if not syntax.is_compressed:
-        expected = expected_native_length(ds)
-        if len(ds.PixelData) < expected:
-            raise InputFileError(
-                path,
-                f"truncated pixel data ({len(ds.PixelData)} of {expected} bytes)",
-            )
+        expected, present = expected_native_length(ds), _pixel_data_size(ds, path)
+        if present < expected:
+            raise InputFileError(path, f"truncated pixel data ({present} of {expected} bytes)")
 
 
 def number_of_frames(ds: Dataset) -> int:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from dynbus import config as study_config
 from dynbus.atomic import write_csv
-from dynbus.dicom_io import read_dicom
+from dynbus.dicom_io import read_header
 from dynbus.errors import DynbusError, InputFileError
 from dynbus.pseudonyms import (
     file_pseudonym,
@@ -64,7 +64,7 @@ def candidate_files(raw_dir: Path) -> list[Path]:
 
 def read_raw_file(path: Path, raw_dir: Path) -> RawFile:
     """Read and check one raw file's header; raise InputFileError if it is unusable."""
-    header = read_dicom(path)
+    header = read_header(path)
     return RawFile(
         file=path.relative_to(raw_dir).as_posix(),
         patient_key=str(header.PatientID),
