@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
+from dynbus.csv_input import read_csv_checked
 from dynbus.errors import InputFileError
 
 BOX_COLUMNS = ["x1", "y1", "x2", "y2"]
@@ -35,17 +36,7 @@ class FrameRef:
 
 
 def _read_csv(path: str | Path, columns: list[str]) -> pd.DataFrame:
-    file = Path(path)
-    if not file.is_file():
-        raise InputFileError(file, "file not found")
-    try:
-        table = pd.read_csv(file, dtype={"sequence_id": str, "lesion_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputFileError(file, f"not a readable CSV table ({error})") from error
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputFileError(file, f"missing column(s) {', '.join(missing)}")
-    return table
+    return read_csv_checked(path, columns, dtype={"sequence_id": str, "lesion_id": str})
 
 
 def read_annotations(path: str | Path) -> dict[tuple[str, int], np.ndarray]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dynbus.csv_input import read_csv_checked
 from dynbus.errors import InputFileError
 from dynbus.evaluation.boxes import paired_iou
 from dynbus.evaluation.single_frame import draw_frame
@@ -20,17 +21,7 @@ BOX = ["x1", "y1", "x2", "y2"]
 
 def read_table(path: str | Path, columns: list[str], numeric: list[str]) -> pd.DataFrame:
     """Read a CSV, keep ``columns`` (ids as strings), check the numeric ones are finite numbers."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "file not found")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputFileError(path, f"not a readable CSV ({error})") from error
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise InputFileError(path, f"missing columns {', '.join(missing)}")
-    table = table[columns].copy()
+    table = read_csv_checked(path, columns, dtype=str, keep_default_na=False)[columns].copy()
     for column in numeric:
         values = pd.to_numeric(table[column], errors="coerce")
         bad = ~np.isfinite(values.to_numpy(dtype=float))

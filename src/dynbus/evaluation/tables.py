@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from dynbus.atomic import atomic_dir, atomic_open, write_csv
+from dynbus.csv_input import read_csv_checked
 from dynbus.errors import InputFileError
 from dynbus.evaluation.stats import pearson_chi2
 
@@ -35,13 +36,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def read_counts(path: str | Path) -> pd.DataFrame:
     """Read and check ``counts.csv``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "file not found")
-    counts = pd.read_csv(path)
-    missing = [c for c in COUNTS_COLUMNS if c not in counts.columns]
-    if missing:
-        raise InputFileError(path, f"missing columns {', '.join(missing)}")
+    counts = read_csv_checked(path, COUNTS_COLUMNS)
     if not set(counts["method"]) <= {"single", "multi"}:
         raise InputFileError(path, "method must be single or multi")
     if counts.duplicated(["iou", "fp_rate", "method"]).any():
