@@ -4,7 +4,9 @@ A mass's surface is a unit sphere scaled by its semi-axes and pushed out by a ra
 perturbation over directions (a lookup table: broad lobes, plus narrow spikes for spiculated
 margins). The sweep cuts it plane by plane, so its cross-section grows and shrinks across the
 frames; the elevation beam's thickness averages a few planes (partial volume), so the first and
-last cuts are small and faint. The annotation box is the bounding box of the central plane's cut.
+last cuts are small and faint. The annotation box is what a reader can outline: the bounding box
+of the pixels the mass fills at least half of, beam-averaged, when they are at least
+MIN_VISIBLE_PIXELS; thinner end cuts stay unannotated, as a sonographer would leave them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from scipy import ndimage
 from dynbus.simulate.anatomy import GLAND, Tissue
 
 LUT_SHAPE = (96, 192)  # polar angle from the depth axis x azimuth
-MIN_VISIBLE_PIXELS = 12
+MIN_VISIBLE_PIXELS = 40
+VISIBLE_FILL = 0.5
 
 
 @dataclass(frozen=True)
@@ -83,15 +86,18 @@ def sample_mass(rng: np.random.Generator) -> Mass:
     a = rng.uniform(13, 38)
     tall = rng.uniform(0.8, 1.2) if margin == "spiculated" else rng.uniform(0.5, 0.85)
     isoechoic = rng.random() < 0.12
-    echo = rng.uniform(0.4, 0.55) if isoechoic else rng.uniform(0.1, 0.32)
+    echo = rng.uniform(0.35, 0.5) if isoechoic else rng.uniform(0.1, 0.32)
     posterior = {"smooth": rng.uniform(-0.02, -0.004),
                  "lobulated": rng.uniform(-0.01, 0.01),
                  "spiculated": rng.uniform(0.006, 0.03)}[margin]
+    if margin == "spiculated":
+        halo = rng.uniform(0.3, 0.9)
+    else:  # an isoechoic mass shows mostly by its thin echogenic capsule
+        halo = rng.uniform(0.6, 1.0) if isoechoic else 0.0
     return Mass(x=0.0, y=0.0, z=0.0, a=a, b=a * tall, c=a * rng.uniform(0.7, 1.3),
                 surface=_surface(rng, margin), echo=echo,
                 edge={"smooth": 0.06, "lobulated": 0.1, "spiculated": 0.18}[margin],
-                posterior=posterior,
-                halo=rng.uniform(0.3, 0.9) if margin == "spiculated" else 0.0)
+                posterior=posterior, halo=halo)
 
 
 def _radius(mass: Mass, dx: np.ndarray, dy: np.ndarray, dz: np.ndarray) -> np.ndarray:
@@ -120,14 +126,12 @@ def render_mass(rng: np.random.Generator, mass: Mass, z: np.ndarray, tissue: Tis
     dx = (np.arange(x0, x1, dtype=np.float32) - mass.x)[None, None, :]
     occupancy = np.zeros((n_frames, y1 - y0, x1 - x0), np.float32)
     ring = np.zeros_like(occupancy)
-    boxes: list[tuple[float, float, float, float] | None] = []
     for offset in (-beam, 0.0, beam):
         dz = (z.astype(np.float32) + np.float32(offset) - mass.z)[:, None, None]
         radius = _radius(mass, dx, dy, dz)
         occupancy += np.clip((1.0 - radius) / mass.edge + 0.5, 0.0, 1.0) / 3
         ring += np.clip(1.0 - np.abs(radius - 1.0 - mass.edge) / (2 * mass.edge), 0, 1) / 3
-        if offset == 0.0:
-            boxes = [_box(frame < 1.0, x0, y0) for frame in radius]
+    boxes = [_box(frame >= VISIBLE_FILL, x0, y0) for frame in occupancy]
     texture = ndimage.gaussian_filter(rng.standard_normal(occupancy.shape).astype(np.float32),
                                       (1.0, 2.0, 3.0))
     texture /= texture.std() + 1e-6
