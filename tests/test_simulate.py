@@ -14,7 +14,8 @@ import pytest
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, UltrasoundMultiFrameImageStorage
 
 from dynbus.errors import DynbusError
-from dynbus.simulate import study
+from dynbus.simulate import lesions, study
+from dynbus.simulate.anatomy import GLAND, Tissue
 from dynbus.simulate.dicom_writer import PRIVATE_CREATOR
 from dynbus.simulate.phi import ascii_fold, banner_lines
 from dynbus.simulate.scanner import banner_font_size, render_banner
@@ -211,3 +212,40 @@ def test_refuses_a_non_empty_output_folder(tmp_path: Path) -> None:
     with pytest.raises(DynbusError, match="not empty"):
         study.simulate(tmp_path / "raw", study.Settings(1, 1, (4, 5), 96, 112))
     assert (tmp_path / "raw" / "keep.txt").read_text() == "mine"
+
+
+def _lone_mass(echo: float, halo: float, radius: float) -> tuple[lesions.Mass, Tissue, np.ndarray]:
+    mass = lesions.Mass(x=40.0, y=40.0, z=0.0, a=radius, b=0.8 * radius, c=0.8 * radius,
+                        surface=np.zeros(lesions.LUT_SHAPE, np.float32), echo=echo, edge=0.06,
+                        posterior=0.0, halo=halo)
+    z = np.arange(-14.0, 14.25, 0.5)  # fine steps: the sweep's ends cut slivers
+    tissue = Tissue(np.full((len(z), 80, 80), GLAND, np.float32),
+                    np.zeros((len(z), 80, 80), np.float32), 0.0, 80.0)
+    return mass, tissue, z
+
+
+def test_only_cuts_the_beam_fills_at_least_half_are_annotated() -> None:
+    mass, tissue, z = _lone_mass(echo=0.2, halo=0.0, radius=6.0)
+    boxes = lesions.render_mass(np.random.default_rng(0), mass, z, tissue, beam=3.0)
+    darkened = (tissue.reflect < 0.9 * GLAND).reshape(len(z), -1).any(axis=1)
+    annotated = np.array([box is not None for box in boxes])
+    assert annotated.sum() >= 10
+    assert (darkened & ~annotated).sum() >= 2  # faint end cuts: painted, left unannotated
+    assert not (annotated & ~darkened).any()
+    halfway = GLAND * (1.0 + mass.echo) / 2
+    for box, frame in zip(boxes, tissue.reflect, strict=True):
+        if box is not None:  # the reader outlines pixels the mass darkens at least halfway
+            x1, y1, x2, y2 = (int(v) for v in box)
+            assert (frame[y1:y2, x1:x2] < halfway).sum() >= 40
+
+
+def test_isoechoic_masses_show_a_bright_capsule() -> None:
+    rng = np.random.default_rng(3)
+    masses = [lesions.sample_mass(rng) for _ in range(400)]
+    isoechoic = [m for m in masses if m.echo >= 0.35]
+    assert 0.05 < len(isoechoic) / len(masses) < 0.25
+    assert all(m.halo >= 0.3 for m in isoechoic)
+    mass, tissue, z = _lone_mass(echo=0.45, halo=0.8, radius=15.0)
+    lesions.render_mass(np.random.default_rng(0), mass, z, tissue, beam=3.0)
+    middle = tissue.reflect[len(z) // 2]
+    assert middle[40, 40 - 17:40 + 18].max() > 1.2 * GLAND
