@@ -45,10 +45,27 @@ def test_epoch_sampler_is_a_function_of_seed_and_epoch(tmp_path: Path) -> None:
     assert len(sampler) == 10 + 5 and len(list(sampler)) == 15
     first = list(sampler)
     assert first == list(sampler)
-    assert {i for i, _ in first} >= set(sampler.positives)
+    assert {i for i, _ in first} >= {frames[0] for frames in sampler.positives}
     sampler.set_epoch(1)
     assert list(sampler) != first
     assert list(EpochSampler(dataset, 0.5, seed=3)) == first
+
+
+def test_epoch_sampler_with_a_stride_draws_one_frame_per_window(tmp_path: Path) -> None:
+    data = write_inputs(tmp_path, counts={"train": 2}, negatives=2, n_frames=6)
+    dataset = FrameDataset(list_frames(data.frames, ["train00", "train01", "train02", "train03"]),
+                           read_annotations(data.annotations))
+    sampler = EpochSampler(dataset, negative_ratio=0.5, seed=3, stride=3)
+    assert len(sampler) == 4 + 2
+    seen: set[int] = set()
+    for epoch in range(12):
+        sampler.set_epoch(epoch)
+        picked = [index for index, _ in sampler]
+        windows = {(dataset.refs[i].sequence_id, dataset.refs[i].frame // 3) for i in picked}
+        assert len(picked) == len(windows) == 6
+        assert sum(dataset.has_mass(i) for i in picked) == 4
+        seen.update(i for i in picked if dataset.has_mass(i))
+    assert seen == {i for i in range(len(dataset)) if dataset.has_mass(i)}
 
 
 def test_warmup_then_cosine_and_step_schedules() -> None:

@@ -158,15 +158,23 @@ def collate(batch: list) -> tuple:
 
 
 class EpochSampler(Sampler):
-    """Per epoch: all frames with a mass, ``negative_ratio`` times as many without, shuffled.
+    """Per epoch: one random frame of every ``stride`` consecutive frames with a mass, and
+    ``negative_ratio`` times as many such windows of frames without one, shuffled.
 
-    The order, the negatives drawn and each item's augmentation seed depend only on
+    Over the epochs every training frame is seen at the cost of every ``stride``-th one. The
+    order, the frames and negatives drawn and each item's augmentation seed depend only on
     ``(seed, epoch)``, so a resumed run replays exactly the epochs an uninterrupted run would.
     """
 
-    def __init__(self, dataset: FrameDataset, negative_ratio: float, seed: int) -> None:
-        self.positives = [i for i in range(len(dataset)) if dataset.has_mass(i)]
-        self.negatives = [i for i in range(len(dataset)) if not dataset.has_mass(i)]
+    def __init__(
+        self, dataset: FrameDataset, negative_ratio: float, seed: int, stride: int = 1
+    ) -> None:
+        windows: dict[tuple[str, int, bool], list[int]] = {}
+        for index, ref in enumerate(dataset.refs):
+            key = (ref.sequence_id, ref.frame // stride, dataset.has_mass(index))
+            windows.setdefault(key, []).append(index)
+        self.positives = [frames for key, frames in windows.items() if key[2]]
+        self.negatives = [frames for key, frames in windows.items() if not key[2]]
         self.n_negatives = min(len(self.negatives), round(negative_ratio * len(self.positives)))
         self.seed = seed
         self.epoch = 0
@@ -181,7 +189,9 @@ class EpochSampler(Sampler):
     def __iter__(self) -> Iterator[tuple[int, int]]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         picked = torch.randperm(len(self.negatives), generator=generator)[: self.n_negatives]
-        indices = torch.tensor(self.positives + [self.negatives[i] for i in picked.tolist()])
-        order = indices[torch.randperm(len(indices), generator=generator)].tolist()
-        seeds = torch.randint(0, 2**62, (len(order),), generator=generator).tolist()
-        return iter(zip(order, seeds, strict=True))
+        windows = self.positives + [self.negatives[i] for i in picked.tolist()]
+        order = torch.randperm(len(windows), generator=generator).tolist()
+        draws = torch.randint(0, 2**62, (len(order), 2), generator=generator).tolist()
+        items = [(windows[w][frame % len(windows[w])], seed)
+                 for w, (frame, seed) in zip(order, draws, strict=True)]
+        return iter(items)

@@ -108,9 +108,9 @@ def main(args: argparse.Namespace) -> None:
     seed_everything(train_cfg["seed"], device)
     boxes = read_annotations(args.annotations)
     stride = train_cfg["frame_stride"]
-    train_set = _dataset(args, "train", stride, boxes)
+    train_set = _dataset(args, "train", 1, boxes)
     val_set = _dataset(args, "val", stride, boxes)
-    sampler = EpochSampler(train_set, train_cfg["negative_ratio"], train_cfg["seed"])
+    sampler = EpochSampler(train_set, train_cfg["negative_ratio"], train_cfg["seed"], stride)
     workers = train_cfg["workers"]
     train_loader = _loader(train_set, train_cfg["batch_size"], workers, device, sampler)
     val_loader = _loader(val_set, config["infer"]["batch_size"], workers, device)
