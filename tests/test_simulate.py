@@ -15,7 +15,7 @@ from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, UltrasoundMult
 
 from dynbus.errors import DynbusError
 from dynbus.simulate import lesions, study
-from dynbus.simulate.anatomy import GLAND, Tissue
+from dynbus.simulate.anatomy import FAT, GLAND, Tissue
 from dynbus.simulate.dicom_writer import PRIVATE_CREATOR
 from dynbus.simulate.phi import ascii_fold, banner_lines
 from dynbus.simulate.scanner import banner_font_size, render_banner
@@ -242,10 +242,10 @@ def test_only_cuts_the_beam_fills_at_least_half_are_annotated() -> None:
 def test_isoechoic_masses_show_a_bright_capsule() -> None:
     rng = np.random.default_rng(3)
     masses = [lesions.sample_mass(rng) for _ in range(400)]
-    isoechoic = [m for m in masses if m.echo >= 0.35]
+    isoechoic = [m for m in masses if m.echo >= 0.85 * FAT]
     assert 0.05 < len(isoechoic) / len(masses) < 0.25
     assert all(m.halo >= 0.3 for m in isoechoic)
-    mass, tissue, z = _lone_mass(echo=0.45, halo=0.8, radius=15.0)
+    mass, tissue, z = _lone_mass(echo=FAT, halo=0.8, radius=15.0)
     lesions.render_mass(np.random.default_rng(0), mass, z, tissue, beam=3.0)
     middle = tissue.reflect[len(z) // 2]
     assert middle[40, 40 - 17:40 + 18].max() > 1.2 * GLAND

@@ -1,5 +1,9 @@
 """Masses: 3-D hypoechoic bodies with smooth, lobulated or spiculated margins.
 
+Echo pattern as BI-RADS defines it, relative to subcutaneous fat: most masses are hypoechoic
+(darker than fat, so darker than the fat lobules of the gland too); about one in eight is
+isoechoic to fat and shows mostly by a thin echogenic capsule.
+
 A mass's surface is a unit sphere scaled by its semi-axes and pushed out by a radial
 perturbation over directions (a lookup table: broad lobes, plus narrow spikes for spiculated
 margins). The sweep cuts it plane by plane, so its cross-section grows and shrinks across the
@@ -16,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage
 
-from dynbus.simulate.anatomy import GLAND, Tissue
+from dynbus.simulate.anatomy import FAT, GLAND, Tissue
 
 LUT_SHAPE = (96, 192)  # polar angle from the depth axis x azimuth
 MIN_VISIBLE_PIXELS = 40
@@ -85,8 +89,8 @@ def sample_mass(rng: np.random.Generator) -> Mass:
     margin = rng.choice(["smooth", "lobulated", "spiculated"], p=[0.4, 0.3, 0.3])
     a = rng.uniform(13, 38)
     tall = rng.uniform(0.8, 1.2) if margin == "spiculated" else rng.uniform(0.5, 0.85)
-    isoechoic = rng.random() < 0.12
-    echo = rng.uniform(0.35, 0.5) if isoechoic else rng.uniform(0.1, 0.32)
+    isoechoic = rng.random() < 0.12  # BI-RADS echo pattern: relative to subcutaneous fat
+    echo = FAT * (rng.uniform(0.9, 1.1) if isoechoic else rng.uniform(0.3, 0.75))
     posterior = {"smooth": rng.uniform(-0.02, -0.004),
                  "lobulated": rng.uniform(-0.01, 0.01),
                  "spiculated": rng.uniform(0.006, 0.03)}[margin]
