@@ -109,7 +109,7 @@ def main(args: argparse.Namespace) -> None:
     boxes = read_annotations(args.annotations)
     stride = train_cfg["frame_stride"]
     train_set = _dataset(args, "train", 1, boxes)
-    val_set = _dataset(args, "val", stride, boxes)
+    val_set = _dataset(args, "val", train_cfg["val_stride"], boxes)
     sampler = EpochSampler(train_set, train_cfg["negative_ratio"], train_cfg["seed"], stride)
     workers = train_cfg["workers"]
     train_loader = _loader(train_set, train_cfg["batch_size"], workers, device, sampler)
