@@ -107,10 +107,11 @@ def main(args: argparse.Namespace) -> None:
     device = pick_device(args.device)
     seed_everything(train_cfg["seed"], device)
     boxes = read_annotations(args.annotations)
-    stride = train_cfg["frame_stride"]
     train_set = _dataset(args, "train", 1, boxes)
     val_set = _dataset(args, "val", train_cfg["val_stride"], boxes)
-    sampler = EpochSampler(train_set, train_cfg["negative_ratio"], train_cfg["seed"], stride)
+    sampler = EpochSampler(
+        train_set, train_cfg["negative_ratio"], train_cfg["seed"], train_cfg["frame_stride"]
+    )
     workers = train_cfg["workers"]
     train_loader = _loader(train_set, train_cfg["batch_size"], workers, device, sampler)
     val_loader = _loader(val_set, config["infer"]["batch_size"], workers, device)
