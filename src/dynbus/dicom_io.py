@@ -91,7 +91,8 @@ def check_dataset(ds: Dataset, path: str | Path) -> None:
         raise InputFileError(path, "no PatientID: cannot assign a patient pseudonym")
     if not str(ds.get("SOPInstanceUID", "") or "").strip():
         raise InputFileError(path, "no SOPInstanceUID")
-    if "PixelData" not in ds or _pixel_data_size(ds, path) == 0:
+    present = _pixel_data_size(ds, path) if "PixelData" in ds else 0
+    if present == 0:
         raise InputFileError(path, "no Pixel Data (not an image, or the file is truncated)")
     for keyword in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
         if keyword not in ds:
@@ -107,7 +108,7 @@ def check_dataset(ds: Dataset, path: str | Path) -> None:
     if not decoder.is_available:
         raise InputFileError(path, f"no installed decoder for transfer syntax {syntax.name}")
     if not syntax.is_compressed:
-        expected, present = expected_native_length(ds), _pixel_data_size(ds, path)
+        expected = expected_native_length(ds)
         if present < expected:
             raise InputFileError(path, f"truncated pixel data ({present} of {expected} bytes)")
 
