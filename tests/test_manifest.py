@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from pydicom.uid import generate_uid
 
-from dynbus.errors import InputFileError
-from dynbus.manifest import build_manifest
+from dynbus.manifest import BadInputs, build_manifest
 from dynbus.pseudonyms import load_or_create_key
 from tests.dicom_factory import make_us, pattern, save
 
@@ -46,7 +45,7 @@ def test_sequences_patients_and_frame_offsets(raw, tmp_path):
     key = load_or_create_key(tmp_path / "key.hex")
     private, public, skipped = build_manifest(raw, key, "error")
     assert len(public) == 3 and public["patient_id"].nunique() == 2
-    assert skipped.empty
+    assert list(skipped["file"]) == ["annotations.csv"]  # listed, never read as DICOM
     series = private[private["file"].str.startswith("KLEIN")]
     assert series["sequence_id"].nunique() == 1
     ordered = series.sort_values("position")
@@ -68,11 +67,15 @@ def test_sequences_patients_and_frame_offsets(raw, tmp_path):
 def test_bad_file_is_an_error_naming_it_or_a_skip_report(raw, tmp_path):
     (raw / "KLEIN^BERT" / "broken.dcm").write_text("not dicom at all")
     key = load_or_create_key(tmp_path / "key.hex")
-    with pytest.raises(InputFileError, match="broken.dcm: not a DICOM file"):
-        build_manifest(raw, key, "error")
+    record = tmp_path / "linkage" / "problems.csv"
+    with pytest.raises(BadInputs, match=r"^raw file 1/7 \(see .*problems.csv\): not a DICOM file"):
+        build_manifest(raw, key, "error", record=record)
+    assert "KLEIN^BERT/broken.dcm" in record.read_text()
+    assert record.stat().st_mode & 0o777 == 0o600
     _, public, skipped = build_manifest(raw, key, "skip")
     assert len(public) == 3
-    assert list(skipped["file"]) == ["KLEIN^BERT/broken.dcm"]
+    assert list(skipped["file"]) == ["KLEIN^BERT/broken.dcm", "annotations.csv"]
+    assert list(skipped["handle"]) == ["1/7", "7/7"]
     assert skipped["file_id"].str.match(r"^F[0-9a-f]{10}$").all()
 
 
@@ -100,13 +103,13 @@ def test_cli_keeps_raw_names_out_of_the_public_files(raw, tmp_path):
     )
     assert (tmp_path / "linkage" / "key.hex").stat().st_mode & 0o077 == 0
     private = (tmp_path / "linkage" / "manifest.csv").read_text()
-    skipped_private = (tmp_path / "linkage" / "skipped_inputs.csv").read_text()
-    assert "MUELLER" in private and "broken.dcm" in skipped_private
+    problems = (tmp_path / "linkage" / "problems.csv").read_text()
+    assert "MUELLER" in private and "broken.dcm" in problems
     for public in out.iterdir():
         text = public.read_text()
         for phi in ("MUELLER", "KLEIN", "ANNA-MUELLER-77", "BERT-KLEIN-12", "broken", "cine1"):
             assert phi not in text, (public.name, phi)
-    assert len(pd.read_csv(out / "skipped.csv")) == 1
+    assert len(pd.read_csv(out / "skipped.csv")) == 2  # broken.dcm, annotations.csv
 
 
 def test_cli_error_names_the_file(raw, tmp_path):
@@ -128,5 +131,8 @@ def test_cli_error_names_the_file(raw, tmp_path):
         text=True,
     )
     assert result.returncode == 2
-    assert "nopatient.dcm: no PatientID" in result.stderr
+    handle = f"raw file 4/7 (see {tmp_path / 'problems.csv'}): no PatientID"
+    assert result.stderr.startswith(f"dynbus manifest: error: {handle}")
+    assert "nopatient" not in result.stderr
+    assert "KLEIN^BERT/nopatient.dcm" in (tmp_path / "problems.csv").read_text()
     assert not (tmp_path / "m.csv").exists()

@@ -1,20 +1,28 @@
 """Read one DICOM file and check that a cine stage can use it (shared by manifest, deid, frames).
 
 Every problem a user can fix is an ``InputFileError(path, problem)``: the file is missing,
-truncated, not DICOM, not ultrasound, has no pixel data or no PatientID, or its transfer syntax
-has no installed decoder.
+truncated, not DICOM, not ultrasound, has no pixel data or no PatientID, a non-integer
+NumberOfFrames / InstanceNumber, pixel data holding more or fewer frames than NumberOfFrames, a
+frame that does not decode, or a transfer syntax without an installed decoder. Files without the
+128-byte preamble are read when their content is DICOM; Deflated Explicit VR files are inflated.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
+from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import pydicom
+import simplejpeg
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.encaps import generate_fragments, parse_basic_offsets
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
+from pydicom.uid import JPEGBaseline8Bit
 
 from dynbus.errors import InputFileError
 
@@ -27,7 +35,23 @@ ULTRASOUND_SOP_CLASSES = {
 HEADER_DEFER_SIZE = "64 KB"
 UNDEFINED_LENGTH = 0xFFFFFFFF
 SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"  # (FFFE,E0DD), length 0
+PIXEL_DATA = 0x7FE00010
 TRUNCATED = "truncated DICOM file (ends inside the pixel data)"
+# A file without preamble starts with the file meta group (0002) or the dataset (0008), LE.
+DICOM_WITHOUT_PREAMBLE = (b"\x02\x00", b"\x08\x00")
+# First bytes of an encoded frame: JPEG / JPEG-LS SOI, JPEG 2000 SOC, JP2 signature box.
+FRAME_STARTS = (b"\xff\xd8", b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP  ")
+
+
+def _dcmread(path: str | Path, defer_size: str | None) -> Dataset:
+    """``dcmread``; a preamble-less file is read with ``force=True`` when it starts like DICOM."""
+    try:
+        return pydicom.dcmread(path, defer_size=defer_size)
+    except InvalidDicomError:
+        with open(path, "rb") as handle:
+            if handle.read(2) not in DICOM_WITHOUT_PREAMBLE:
+                raise
+        return pydicom.dcmread(path, defer_size=defer_size, force=True)
 
 
 def _read(path: str | Path, defer_size: str | None = None) -> Dataset:
@@ -35,22 +59,52 @@ def _read(path: str | Path, defer_size: str | None = None) -> Dataset:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ds = pydicom.dcmread(path, defer_size=defer_size)
+            ds = _dcmread(path, defer_size)
+            syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
+            if defer_size is not None and syntax is not None and syntax.is_deflated:
+                ds = _dcmread(path, None)  # deferred offsets would point into the inflated data
     except FileNotFoundError as error:
         raise InputFileError(path, "file not found") from error
+    except IsADirectoryError as error:
+        raise InputFileError(path, "a folder, not a DICOM file") from error
     except InvalidDicomError as error:
-        raise InputFileError(path, "not a DICOM file (no 'DICM' file preamble)") from error
+        raise InputFileError(path, "not a DICOM file (no 'DICM' preamble)") from error
     except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
         raise InputFileError(path, f"unreadable or truncated DICOM file ({error})") from error
     if any("End of file reached" in str(w.message) for w in caught):
         raise InputFileError(path, TRUNCATED)
+    _check_header_complete(ds, path)
     return ds
 
 
-def read_dicom(path: str | Path) -> Dataset:
-    """Read ``path`` completely and check it (see :func:`check_dataset`); return the dataset."""
+def _check_header_complete(ds: Dataset, path: str | Path) -> None:
+    """Raise if the file ends in its header: no element at all, or a last element cut short.
+
+    Short pixel data is left to :func:`check_dataset`, which says how much of it is there.
+    """
+    if len(ds) == 0:
+        raise InputFileError(path, "truncated DICOM file (ends in the file meta information)")
+    last = ds.get_item(max(ds.keys()), keep_deferred=True)
+    if (
+        isinstance(last, RawDataElement)
+        and last.tag != PIXEL_DATA
+        and last.value is not None
+        and last.length != UNDEFINED_LENGTH
+        and len(last.value) < last.length
+    ):
+        raise InputFileError(path, f"truncated DICOM file (ends inside element {last.tag})")
+
+
+def read_dicom(path: str | Path, decode_check: bool = True) -> Dataset:
+    """Read ``path`` completely and check it; return the dataset.
+
+    With ``decode_check`` every frame is decoded once (see :func:`check_frames`); a caller that
+    decodes every frame itself anyway (``dynbus frames``) passes False.
+    """
     ds = _read(path)
     check_dataset(ds, path)
+    if decode_check:
+        check_frames(ds, path)
     return ds
 
 
@@ -58,7 +112,8 @@ def read_header(path: str | Path) -> Dataset:
     """Read and check ``path`` without loading its pixel data (deferred): to list a study.
 
     Truncation is judged from the file size: native pixel data must be as long as announced,
-    encapsulated pixel data must end the file with its Sequence Delimitation Item.
+    encapsulated pixel data must end the file with its Sequence Delimitation Item. Frames are
+    not decoded (see :func:`check_frames`).
     """
     ds = _read(path, defer_size=HEADER_DEFER_SIZE)
     check_dataset(ds, path)
@@ -81,8 +136,34 @@ def _pixel_data_size(ds: Dataset, path: str | Path) -> int:
     return available
 
 
+def integer_value(ds: Dataset, keyword: str, path: str | Path, default: int) -> int:
+    """The integer value of ``keyword`` (``default`` when absent or empty)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the invalid values raised below
+        value = ds.get(keyword)
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        return int(str(value).strip())
+    except ValueError as error:
+        raise InputFileError(path, f"{keyword} {str(value)!r} is not an integer") from error
+
+
+def number_of_frames(ds: Dataset, path: str | Path) -> int:
+    """NumberOfFrames (1 when absent or empty); raise unless it is a positive integer."""
+    frames = integer_value(ds, "NumberOfFrames", path, 1)
+    if frames < 1:
+        raise InputFileError(path, f"NumberOfFrames {frames} is not a positive integer")
+    return frames
+
+
 def check_dataset(ds: Dataset, path: str | Path) -> None:
     """Raise ``InputFileError`` unless ``ds`` is a decodable ultrasound image with a PatientID."""
+    if "PixelData" not in ds:
+        last = max(ds.keys())
+        raise InputFileError(
+            path, f"no Pixel Data: the file ends after element {last} (not an image, or truncated)"
+        )
     modality = str(ds.get("Modality", "") or "")
     sop_class = str(ds.get("SOPClassUID", "") or "")
     if modality != "US" and sop_class not in ULTRASOUND_SOP_CLASSES:
@@ -91,7 +172,9 @@ def check_dataset(ds: Dataset, path: str | Path) -> None:
         raise InputFileError(path, "no PatientID: cannot assign a patient pseudonym")
     if not str(ds.get("SOPInstanceUID", "") or "").strip():
         raise InputFileError(path, "no SOPInstanceUID")
-    present = _pixel_data_size(ds, path) if "PixelData" in ds else 0
+    frames = number_of_frames(ds, path)
+    integer_value(ds, "InstanceNumber", path, 0)
+    present = _pixel_data_size(ds, path)
     if present == 0:
         raise InputFileError(path, "no Pixel Data (not an image, or the file is truncated)")
     for keyword in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
@@ -108,22 +191,100 @@ def check_dataset(ds: Dataset, path: str | Path) -> None:
     if not decoder.is_available:
         raise InputFileError(path, f"no installed decoder for transfer syntax {syntax.name}")
     if not syntax.is_compressed:
-        expected = expected_native_length(ds)
-        if present < expected:
-            raise InputFileError(path, f"truncated pixel data ({present} of {expected} bytes)")
+        _check_native_length(ds, path, present, frames)
 
 
-def number_of_frames(ds: Dataset) -> int:
-    """NumberOfFrames, 1 when absent or empty."""
-    value = ds.get("NumberOfFrames")
-    return int(value) if value not in (None, "") else 1
+def _check_native_length(ds: Dataset, path: str | Path, present: int, frames: int) -> None:
+    """Native pixel data must hold exactly NumberOfFrames frames (odd lengths padded by 1)."""
+    expected = expected_native_length(ds, frames)
+    if present < expected:
+        raise InputFileError(
+            path,
+            f"truncated pixel data ({present} of {expected} bytes for NumberOfFrames {frames})",
+        )
+    frame_length = expected_native_length(ds, 1)
+    if frame_length and present - expected >= frame_length:
+        raise InputFileError(
+            path,
+            f"NumberOfFrames {frames} but the pixel data holds {present // frame_length} frames",
+        )
 
 
-def expected_native_length(ds: Dataset) -> int:
-    """Bytes of uncompressed pixel data the header announces."""
-    pixels = ds.Rows * ds.Columns * ds.SamplesPerPixel * number_of_frames(ds)
+def expected_native_length(ds: Dataset, frames: int) -> int:
+    """Bytes of uncompressed pixel data the header announces for ``frames`` frames."""
+    pixels = ds.Rows * ds.Columns * ds.SamplesPerPixel * frames
     if ds.BitsAllocated == 1:
         return (pixels + 7) // 8
     if ds.get("PhotometricInterpretation") == "YBR_FULL_422":
         pixels = pixels // 3 * 2
     return pixels * (ds.BitsAllocated // 8)
+
+
+def encoded_frames(ds: Dataset, path: str | Path) -> list[bytes]:
+    """The encoded frames of encapsulated pixel data; raise unless there are NumberOfFrames.
+
+    Frames follow the Basic Offset Table when it has entries; otherwise one fragment is one
+    frame when the counts agree, and else a frame starts at each fragment that begins with a
+    JPEG / JPEG-LS / JPEG 2000 start marker.
+    """
+    frames = number_of_frames(ds, path)
+    try:
+        buffer = BytesIO(ds.PixelData)
+        offsets = parse_basic_offsets(buffer)
+        fragments = list(generate_fragments(buffer))
+    except (ValueError, TypeError) as error:
+        raise InputFileError(path, f"corrupt encapsulated pixel data ({error})") from error
+    starts = [0]
+    if offsets:
+        position, starts = 0, []
+        for index, fragment in enumerate(fragments):
+            if position in offsets:
+                starts.append(index)
+            position += len(fragment) + 8
+    elif len(fragments) != frames:
+        starts = [i for i, f in enumerate(fragments) if i == 0 or f.startswith(FRAME_STARTS)]
+    else:
+        starts = list(range(len(fragments)))
+    if len(starts) != frames:
+        raise InputFileError(
+            path, f"NumberOfFrames {frames} but {len(starts)} encoded frames in the pixel data"
+        )
+    bounds = [*starts, len(fragments)]
+    return [b"".join(fragments[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def decode_jpeg_luma(data: bytes, path: str | Path, index: int) -> np.ndarray:
+    """The luma (8-bit gray) of one JPEG Baseline frame; raise if the stream is corrupt."""
+    try:
+        return simplejpeg.decode_jpeg(data, colorspace="GRAY")[:, :, 0]
+    except ValueError as error:
+        raise InputFileError(path, f"frame {index}: corrupt JPEG data ({error})") from error
+
+
+def check_frames(ds: Dataset, path: str | Path) -> None:
+    """Raise unless every frame of compressed pixel data is there and decodes to Rows x Columns.
+
+    JPEG Baseline frames are decoded to luma only (fast); other syntaxes by pydicom's decoders.
+    Native pixel data is checked by :func:`check_dataset` (its length).
+    """
+    syntax = ds.file_meta.TransferSyntaxUID
+    if not syntax.is_compressed:
+        return
+    frames = encoded_frames(ds, path)
+    if syntax == JPEGBaseline8Bit:
+        for index, data in enumerate(frames):
+            shape = decode_jpeg_luma(data, path, index).shape
+            if shape != (ds.Rows, ds.Columns):
+                raise InputFileError(
+                    path, f"frame {index} is {shape[0]}x{shape[1]}, not {ds.Rows}x{ds.Columns}"
+                )
+        return
+    pixel_array(ds, path)
+
+
+def pixel_array(ds: Dataset, path: str | Path) -> np.ndarray:
+    """``ds.pixel_array`` (decoded once, then cached by pydicom); raise if it does not decode."""
+    try:
+        return ds.pixel_array
+    except Exception as error:  # noqa: BLE001 - any decoder failure is a bad input file
+        raise InputFileError(path, f"undecodable pixel data ({error})") from error

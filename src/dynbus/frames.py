@@ -23,16 +23,20 @@ from typing import Any
 
 import numpy as np
 import pydicom
-import simplejpeg
 from isal import isal_zlib
 from pydicom.dataset import Dataset
-from pydicom.encaps import generate_frames
 from pydicom.pixels import apply_color_lut, apply_voi_lut
 from pydicom.uid import JPEGBaseline8Bit
 
 from dynbus.atomic import atomic_dir, write_json
 from dynbus.deid.pixels import ultrasound_regions
-from dynbus.dicom_io import number_of_frames, read_dicom
+from dynbus.dicom_io import (
+    decode_jpeg_luma,
+    encoded_frames,
+    integer_value,
+    pixel_array,
+    read_dicom,
+)
 from dynbus.errors import DynbusError, InputFileError
 
 PNG_COMPRESS_LEVEL = 1
@@ -63,18 +67,10 @@ def _jpeg_luma_frames(ds: Dataset, path: Path) -> list[Frame] | None:
         "MONOCHROME2",
     ):
         return None
-    n = number_of_frames(ds)
-    fragments = list(generate_frames(ds.PixelData, number_of_frames=n))
-    if len(fragments) != n:
-        raise InputFileError(path, f"{len(fragments)} JPEG frames for NumberOfFrames {n}")
-
-    def decode(data: bytes) -> np.ndarray:
-        try:
-            return simplejpeg.decode_jpeg(data, colorspace="GRAY")[:, :, 0]
-        except ValueError as error:
-            raise InputFileError(path, f"undecodable JPEG frame ({error})") from error
-
-    return [lambda data=data: decode(data) for data in fragments]
+    return [
+        lambda data=data, index=index: decode_jpeg_luma(data, path, index)
+        for index, data in enumerate(encoded_frames(ds, path))
+    ]
 
 
 def _value_range(ds: Dataset, arr: np.ndarray) -> tuple[float, float]:
@@ -90,9 +86,9 @@ def _value_range(ds: Dataset, arr: np.ndarray) -> tuple[float, float]:
     return low, max(high, low + 1)
 
 
-def _decoded_frames(ds: Dataset) -> list[Frame]:
+def _decoded_frames(ds: Dataset, path: Path) -> list[Frame]:
     """Per-frame gray conversions of pydicom's decoded pixels (any syntax / photometric)."""
-    arr = ds.pixel_array  # YBR_* arrive as RGB (pydicom's default as_rgb=True)
+    arr = pixel_array(ds, path)  # YBR_* arrive as RGB (pydicom's default as_rgb=True)
     photometric = ds.PhotometricInterpretation
     if photometric == "PALETTE COLOR":
         arr = apply_color_lut(arr, ds)
@@ -115,7 +111,7 @@ def _decoded_frames(ds: Dataset) -> list[Frame]:
 
 def gray_frames(ds: Dataset, path: Path) -> list[Frame]:
     """One callable per frame of ``ds`` returning its 8-bit gray image (rows x columns)."""
-    return _jpeg_luma_frames(ds, path) or _decoded_frames(ds)
+    return _jpeg_luma_frames(ds, path) or _decoded_frames(ds, path)
 
 
 def _series_files(folder: Path) -> list[Path]:
@@ -129,8 +125,8 @@ def _series_files(folder: Path) -> list[Path]:
             head = pydicom.dcmread(path, stop_before_pixels=True)
         except Exception as error:  # noqa: BLE001 - any reader failure is a bad input file
             raise InputFileError(path, f"not a readable DICOM file ({error})") from error
-        number = head.get("InstanceNumber")
-        keys[path] = (str(head.get("SeriesInstanceUID", "")), int(number) if number else 0)
+        number = integer_value(head, "InstanceNumber", path, 0)
+        keys[path] = (str(head.get("SeriesInstanceUID", "")), number)
     series = {uid for uid, _ in keys.values()}
     if len(series) > 1:
         raise InputFileError(folder, f"holds {len(series)} series; give one series per folder")
@@ -175,7 +171,7 @@ def _frame_time_ms(ds: Dataset) -> float | None:
 def extract_frames(source: Path, outdir: Path, workers: int) -> dict[str, Any]:
     """Write the PNG frames and meta.json of ``source`` (file or series folder) to ``outdir``."""
     paths = _series_files(source) if source.is_dir() else [source]
-    first = read_dicom(paths[0])
+    first = read_dicom(paths[0], decode_check=False)
     rows, columns = int(first.Rows), int(first.Columns)
     if len(paths) == 1:
         frames = gray_frames(first, paths[0])
@@ -202,7 +198,7 @@ def extract_frames(source: Path, outdir: Path, workers: int) -> dict[str, Any]:
 
 
 def _single_frame(path: Path, rows: int, columns: int) -> np.ndarray:
-    ds = read_dicom(path)
+    ds = read_dicom(path, decode_check=False)
     frames = gray_frames(ds, path)
     if len(frames) != 1 or (ds.Rows, ds.Columns) != (rows, columns):
         raise InputFileError(

@@ -7,13 +7,21 @@ series (ordered by InstanceNumber). Two tables come out:
   patient pseudonym and frame offset — what re-keys annotations and feeds de-identification;
 - the **public** manifest (``results/manifest.csv``): pseudonyms, frame counts and sizes only.
 
-Unusable files stop the run with an error naming the file, or with ``on_bad_input: skip`` are
-listed in a skip report (privately with their path, publicly by file pseudonym).
+Every file of the raw folder ends in the manifest or in the problem record. Unusable files
+(unreadable, truncated, NumberOfFrames not matching the pixel data, a frame that does not decode,
+no ultrasound region to clean, a duplicate SOPInstanceUID, a series mixing PatientIDs or frame
+sizes) stop the run, or with ``on_bad_input: skip`` are left out; CD-export and system files
+(``DICOMDIR``, ``AUTORUN.INF``, executables, thumbnails, hidden files) and documents are always
+left out. Errors and reports name a raw file by its handle (``raw file 17/230``: its place in
+the sorted raw folder) and file pseudonym; the private problem record beside the private
+manifest (``problems.csv``, mode 0600) holds its path.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +29,8 @@ import pandas as pd
 
 from dynbus import config as study_config
 from dynbus.atomic import write_csv
-from dynbus.dicom_io import read_header
+from dynbus.deid.pixels import clip_box, ultrasound_regions
+from dynbus.dicom_io import check_frames, integer_value, number_of_frames, read_header
 from dynbus.errors import DynbusError, InputFileError
 from dynbus.pseudonyms import (
     file_pseudonym,
@@ -31,6 +40,10 @@ from dynbus.pseudonyms import (
 )
 
 NON_DICOM_SUFFIXES = {".csv", ".txt", ".json", ".md", ".xml", ".pdf", ".png", ".jpg"}
+SYSTEM_NAMES = {"dicomdir", "autorun.inf", "thumbs.db", "desktop.ini"}
+SYSTEM_SUFFIXES = {".exe", ".dll", ".inf", ".ini", ".bat", ".com", ".sys", ".htm", ".html", ".ico"}
+PROBLEM_COLUMNS = ["handle", "file_id", "file", "problem"]
+PUBLIC_PROBLEM_COLUMNS = ["handle", "file_id", "problem"]
 PRIVATE_COLUMNS = ["file", "sequence_id", "patient_id", "position", "frame_offset", "n_frames"]
 PUBLIC_COLUMNS = ["sequence_id", "patient_id", "n_frames", "rows", "columns", "n_files"]
 
@@ -49,32 +62,89 @@ class RawFile:
     columns: int
 
 
-def candidate_files(raw_dir: Path) -> list[Path]:
-    """Every file under ``raw_dir`` that should be DICOM (``*.dcm`` or no suffix), sorted."""
-    files = [
-        path
-        for path in raw_dir.rglob("*")
-        if path.is_file()
-        and not path.name.startswith(".")
-        and path.name != "DICOMDIR"
-        and path.suffix.lower() not in NON_DICOM_SUFFIXES
-    ]
-    return sorted(files)
+class BadInputs(DynbusError):
+    """Unusable raw files with ``on_bad_input: error``; ``problems`` lists them all."""
+
+    def __init__(self, message: str, problems: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
-def read_raw_file(path: Path, raw_dir: Path) -> RawFile:
-    """Read and check one raw file's header; raise InputFileError if it is unusable."""
+def raw_files(raw_dir: Path) -> list[Path]:
+    """Every file under ``raw_dir``, sorted (their place in this list is their handle)."""
+    return sorted(path for path in raw_dir.rglob("*") if path.is_file())
+
+
+def ignored_reason(path: Path) -> str | None:
+    """Why ``path`` is not read as DICOM at all (a CD-export/system file, a document), or None."""
+    name = path.name.lower()
+    if name in SYSTEM_NAMES or name.startswith(".") or path.suffix.lower() in SYSTEM_SUFFIXES:
+        return f"ignored: CD-export or system file ({path.suffix.lower() or name}), not an image"
+    if path.suffix.lower() in NON_DICOM_SUFFIXES:
+        return f"ignored: {path.suffix.lower()} document, not DICOM"
+    return None
+
+
+def read_raw_file(path: Path, raw_dir: Path, fallback_box: Sequence[int] | None = None) -> RawFile:
+    """Read and check one raw file (header, every frame, an ultrasound region to clean).
+
+    Raises InputFileError if it is unusable.
+    """
     header = read_header(path)
+    check_frames(header, path)
+    rows, columns = int(header.Rows), int(header.Columns)
+    fallback = clip_box(fallback_box, rows, columns) if fallback_box is not None else None
+    if not ultrasound_regions(header) and fallback is None:
+        raise InputFileError(
+            path,
+            "no SequenceOfUltrasoundRegions inside the frame and no deid.fallback_box "
+            "configured: cannot clean burned-in annotations",
+        )
     return RawFile(
         file=path.relative_to(raw_dir).as_posix(),
         patient_key=str(header.PatientID),
-        series_uid=str(header.SeriesInstanceUID),
+        series_uid=str(header.get("SeriesInstanceUID", "")),
         instance_uid=str(header.SOPInstanceUID),
-        instance_number=int(header.get("InstanceNumber") or 0),
-        n_frames=int(header.get("NumberOfFrames") or 1),
-        rows=int(header.Rows),
-        columns=int(header.Columns),
+        instance_number=integer_value(header, "InstanceNumber", path, 0),
+        n_frames=number_of_frames(header, path),
+        rows=rows,
+        columns=columns,
     )
+
+
+def _single_frame_series(members: list[RawFile]) -> bool:
+    """Whether a series' files form one sequence (single-frame files) rather than one each."""
+    return len(members) == 1 or all(m.n_frames == 1 for m in members)
+
+
+def find_conflicts(files: list[RawFile], handles: dict[str, str]) -> dict[str, str]:
+    """Problems between readable files: ``{file: problem}``.
+
+    A SOPInstanceUID seen before (sorted order) is a duplicate export; every file of a series
+    mixing PatientIDs, or of a single-frame series mixing frame sizes, is unusable.
+    """
+    problems: dict[str, str] = {}
+    first: dict[str, RawFile] = {}
+    by_series: dict[str, list[RawFile]] = {}
+    for raw in files:
+        if raw.instance_uid in first:
+            original = handles[first[raw.instance_uid].file]
+            problems[raw.file] = f"duplicate export: same SOPInstanceUID as raw file {original}"
+            continue
+        first[raw.instance_uid] = raw
+        by_series.setdefault(raw.series_uid, []).append(raw)
+    for members in by_series.values():
+        patients = {m.patient_key for m in members}
+        sizes = {(m.rows, m.columns) for m in members}
+        if len(patients) > 1:
+            for m in members:
+                problems[m.file] = (
+                    f"its series mixes {len(patients)} PatientIDs across {len(members)} files"
+                )
+        elif len(sizes) > 1 and _single_frame_series(members):
+            for m in members:
+                problems[m.file] = f"its single-frame series mixes frame sizes {sorted(sizes)}"
+    return problems
 
 
 def group_sequences(files: list[RawFile], key: bytes) -> pd.DataFrame:
@@ -84,7 +154,7 @@ def group_sequences(files: list[RawFile], key: bytes) -> pd.DataFrame:
     for raw in files:
         by_series.setdefault(raw.series_uid, []).append(raw)
     for series_uid, members in by_series.items():
-        if len(members) > 1 and any(m.n_frames > 1 for m in members):
+        if not _single_frame_series(members):
             groups = [([m], f"{series_uid}/{m.instance_uid}") for m in members]
         else:
             groups = [(sorted(members, key=lambda m: (m.instance_number, m.file)), series_uid)]
@@ -105,11 +175,6 @@ def group_sequences(files: list[RawFile], key: bytes) -> pd.DataFrame:
                 )
                 offset += raw.n_frames
     private = pd.DataFrame(rows, columns=[*PRIVATE_COLUMNS, "rows", "columns"])
-    mixed = private.groupby("sequence_id")["patient_id"].nunique()
-    if (mixed > 1).any():
-        raise DynbusError(
-            f"{int((mixed > 1).sum())} series mix several PatientIDs; fix the raw export"
-        )
     return private.sort_values(["sequence_id", "position"]).reset_index(drop=True)
 
 
@@ -126,33 +191,73 @@ def public_manifest(private: pd.DataFrame) -> pd.DataFrame:
     return public[PUBLIC_COLUMNS]
 
 
+def write_private(path: Path, frame: pd.DataFrame) -> None:
+    """Write a private (linkage) table, readable by its owner only."""
+    write_csv(path, frame)
+    os.chmod(path, 0o600)
+
+
+def find_problems(
+    raw_dir: Path, key: bytes, fallback_box: Sequence[int] | None
+) -> tuple[list[RawFile], pd.DataFrame]:
+    """Read every raw file: ``(usable files, problem table)``; ``fatal`` marks unusable files."""
+    paths = raw_files(raw_dir)
+    names = [path.relative_to(raw_dir).as_posix() for path in paths]
+    handles = {name: f"{rank}/{len(names)}" for rank, name in enumerate(names, 1)}
+    good: list[RawFile] = []
+    found: dict[str, tuple[str, bool]] = {}
+    for path, name in zip(paths, names, strict=True):
+        reason = ignored_reason(path)
+        if reason is not None:
+            found[name] = (reason, False)
+            continue
+        try:
+            good.append(read_raw_file(path, raw_dir, fallback_box))
+        except InputFileError as error:
+            found[name] = (error.problem, True)
+    conflicts = find_conflicts(good, handles)
+    found.update({name: (problem, True) for name, problem in conflicts.items()})
+    rows = [
+        [handles[name], file_pseudonym(key, name), name, *found[name]]
+        for name in names
+        if name in found
+    ]
+    problems = pd.DataFrame(rows, columns=[*PROBLEM_COLUMNS, "fatal"]).astype({"fatal": bool})
+    return [raw for raw in good if raw.file not in conflicts], problems
+
+
 def build_manifest(
-    raw_dir: Path, key: bytes, on_bad_input: str
+    raw_dir: Path,
+    key: bytes,
+    on_bad_input: str,
+    fallback_box: Sequence[int] | None = None,
+    record: Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Scan ``raw_dir``: return (private manifest, public manifest, skipped files)."""
+    """Scan ``raw_dir``: return (private manifest, public manifest, problem table).
+
+    The problem table (every file left out, with its path) is written to ``record`` (mode
+    0600) when given. With ``on_bad_input: error`` an unusable file raises ``BadInputs``, whose
+    one-line message names the first by handle and points to ``record``.
+    """
     if not raw_dir.is_dir():
         raise DynbusError(f"{raw_dir}: raw folder not found")
-    good: list[RawFile] = []
-    skipped = []
-    for path in candidate_files(raw_dir):
-        try:
-            good.append(read_raw_file(path, raw_dir))
-        except InputFileError as error:
-            if on_bad_input == "error":
-                raise
-            relative = path.relative_to(raw_dir).as_posix()
-            skipped.append(
-                {
-                    "file": relative,
-                    "file_id": file_pseudonym(key, relative),
-                    "problem": error.problem,
-                }
-            )
+    good, problems = find_problems(raw_dir, key, fallback_box)
+    if record is not None:
+        write_private(record, problems[PROBLEM_COLUMNS])
+    fatal = problems[problems["fatal"]]
+    if len(fatal) and on_bad_input == "error":
+        first = fatal.iloc[0]
+        where = f" (see {record})" if record is not None else f" ({first['file']})"
+        more = f"; {len(fatal) - 1} more unusable files" if len(fatal) > 1 else ""
+        raise BadInputs(
+            f"raw file {first['handle']}{where}: {first['problem']}{more}; "
+            "fix the raw folder or set on_bad_input: skip",
+            problems,
+        )
     if not good:
-        raise DynbusError(f"{raw_dir}: no usable DICOM file found")
+        raise DynbusError(f"{raw_dir}: no usable DICOM file found ({len(problems)} left out)")
     private = group_sequences(good, key)
-    skipped_frame = pd.DataFrame(skipped, columns=["file", "file_id", "problem"])
-    return private, public_manifest(private), skipped_frame
+    return private, public_manifest(private), problems[PROBLEM_COLUMNS]
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -165,7 +270,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", required=True, type=Path, help="public manifest CSV")
     parser.add_argument(
-        "--skipped", type=Path, default=None, help="public skip report CSV (file pseudonyms only)"
+        "--skipped", type=Path, default=None, help="public skip report CSV (handles, pseudonyms)"
     )
     study_config.add_config_argument(parser)
     return parser
@@ -175,13 +280,15 @@ def main(args: argparse.Namespace) -> None:
     """Write the private and public manifests (and the skip reports)."""
     cfg = study_config.load(args.config)
     key = load_or_create_key(args.key)
-    private, public, skipped = build_manifest(args.raw_dir, key, cfg["on_bad_input"])
+    record = args.private.with_name("problems.csv")
+    private, public, skipped = build_manifest(
+        args.raw_dir, key, cfg["on_bad_input"], cfg["deid"]["fallback_box"], record
+    )
     write_csv(args.private, private[PRIVATE_COLUMNS])
-    write_csv(args.private.with_name("skipped_inputs.csv"), skipped)
     if args.skipped is not None:
-        write_csv(args.skipped, skipped[["file_id", "problem"]])
+        write_csv(args.skipped, skipped[PUBLIC_PROBLEM_COLUMNS])
     write_csv(args.out, public)
     print(
         f"{len(public)} sequences of {public['patient_id'].nunique()} patients "
-        f"from {len(private)} files; {len(skipped)} files skipped"
+        f"from {len(private)} files; {len(skipped)} files left out (see {record})"
     )

@@ -11,7 +11,7 @@ checkpoint manifest:
         skipped="results/reports/skipped_inputs.csv",
     params:
         key=KEY,
-        cfg=stage_config("on_bad_input"),
+        cfg=stage_config("on_bad_input", "deid"),
     log:
         f"{LINKAGE}/logs/manifest.log",
     benchmark:
