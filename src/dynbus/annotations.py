@@ -17,6 +17,7 @@ import pandas as pd
 
 from dynbus import config as study_config
 from dynbus.atomic import write_csv
+from dynbus.csv_input import read_csv_checked
 from dynbus.errors import DynbusError
 
 RAW_COLUMNS = ["file", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
@@ -26,19 +27,22 @@ NUMERIC = ["frame", "x1", "y1", "x2", "y2"]
 
 
 def read_raw_annotations(path: Path) -> pd.DataFrame:
-    """Read the raw annotation CSV as strings, with each row's line number in the file."""
-    if not path.is_file():
-        raise DynbusError(f"{path}: annotation file not found")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise DynbusError(f"{path}: not a readable CSV ({error})") from error
-    missing = [column for column in RAW_COLUMNS if column not in raw.columns]
-    if missing:
-        raise DynbusError(f"{path}: missing columns {', '.join(missing)}")
+    """Read the raw annotation CSV as strings, with each row's line number in the file.
+
+    Blank lines are kept while reading so that ``line`` is the real file line, then dropped.
+    """
+    raw = read_csv_checked(
+        path,
+        RAW_COLUMNS,
+        dtype=str,
+        keep_default_na=False,
+        skipinitialspace=True,
+        skip_blank_lines=False,
+    )
     raw = raw[RAW_COLUMNS].copy()
     raw.insert(0, "line", np.arange(len(raw)) + 2)
-    return raw
+    blank = (raw[RAW_COLUMNS].apply(lambda column: column.str.strip()) == "").all(axis=1)
+    return raw.loc[~blank].reset_index(drop=True)
 
 
 def find_problems(rows: pd.DataFrame) -> pd.Series:
@@ -114,8 +118,9 @@ def main(args: argparse.Namespace) -> None:
     """Re-key, validate and write the annotations and the bad-annotation report."""
     cfg = study_config.load(args.config)
     raw = read_raw_annotations(args.raw_annotations)
-    private = pd.read_csv(args.private_manifest, dtype={"file": str})
-    public = pd.read_csv(args.manifest)
+    private_columns = ["file", "sequence_id", "frame_offset", "n_frames"]
+    private = read_csv_checked(args.private_manifest, private_columns, dtype={"file": str})
+    public = read_csv_checked(args.manifest, ["sequence_id", "rows", "columns"])
     good, bad = rekey_annotations(raw, private, public)
     if len(bad) and cfg["on_bad_annotation"] == "error":
         first = bad.iloc[0]

@@ -16,6 +16,8 @@ def read_csv_checked(path: str | Path, columns: list[str], **read_options: Any) 
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "file not found")
+    if path.stat().st_size == 0:
+        raise InputFileError(path, f"empty file (expected a header line: {','.join(columns)})")
     try:
         table = pd.read_csv(path, **read_options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:

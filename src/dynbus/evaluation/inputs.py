@@ -36,7 +36,12 @@ def load_sequences(
     detections: str | Path, annotations: str | Path, manifest: str | Path,
     split: str | None, pick: str, seed: int,
 ) -> list[SequenceData]:
-    """The evaluated sequences (the manifest's, filtered on ``split``), sorted by id."""
+    """The evaluated sequences (the manifest's, filtered on ``split``), sorted by id.
+
+    Each sequence's detections are sorted by descending score, then frame, then box
+    (``x1, y1, x2, y2``): the order in which equal scores are matched. Its lesions are indexed
+    in ``lesion_id`` string order: the order in which equal IoUs are taken.
+    """
     seqs = read_table(manifest, MANIFEST_COLUMNS, ["n_frames", "n_lesions"])
     if seqs["sequence_id"].duplicated().any():
         raise InputFileError(manifest, "a sequence_id is listed twice")
@@ -54,6 +59,10 @@ def load_sequences(
         raise InputFileError(detections, f"sequence {unknown[0]} is not in {manifest}")
     det = det[det["sequence_id"].isin(seqs["sequence_id"])]
     _check_lesion_counts(seqs, ann, manifest, annotations)
+    if ann.empty:
+        raise InputFileError(
+            annotations, f"no annotated lesion in split {split!r} of {manifest}: sensitivity "
+            "is undefined (check the split fractions and the annotations)")
     return _build(seqs, ann, det, pick, seed)
 
 
@@ -79,7 +88,7 @@ def _build(
     det = det.reset_index(drop=True)
     ann = ann.sort_values(["sequence_id", "lesion_id", "frame"], kind="stable")
     ann = ann.assign(lesion=ann.groupby("sequence_id")["lesion_id"].transform(
-        lambda ids: pd.factorize(ids, sort=True)[0]))
+        lambda ids: pd.factorize(ids, sort=True)[0]).astype(np.int64))
     pairs = det.reset_index().merge(ann, on=["sequence_id", "frame"], suffixes=("", "_gt"))
     ious = paired_iou(pairs[BOX].to_numpy(float), pairs[[f"{c}_gt" for c in BOX]].to_numpy(float))
     n_lesions_max = int(ann["lesion"].max()) + 1 if len(ann) else 0

@@ -11,8 +11,10 @@ DUPLICATE = -2
 def greedy_match(scores: np.ndarray, overlap: np.ndarray, hit_iou: float) -> np.ndarray:
     """Outcome of each detection: the lesion index it hits, ``FALSE_POSITIVE`` or ``DUPLICATE``.
 
-    Detections are taken in descending score (ties keep their input order); each takes the
-    unmatched lesion it overlaps most with IoU >= ``hit_iou`` (a TP). A detection that only
+    Detections are taken in descending score (ties keep their input order: frame, then box, as
+    :func:`dynbus.evaluation.inputs.load_sequences` sorts them); each takes the unmatched lesion
+    it overlaps most with IoU >= ``hit_iou`` (a TP), the lowest lesion index on equal IoUs
+    (lesion indices follow ``lesion_id`` in string order). A detection that only
     overlaps lesions already taken is a duplicate (neither TP nor FP); one that overlaps no
     lesion is a false positive. ``overlap`` is ``(n_detections, n_lesions)``.
     """
