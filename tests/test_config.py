@@ -1,7 +1,9 @@
 """Configuration: the shipped config.yaml is valid, defaults fill in, bad values are refused."""
 
+import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -39,20 +41,45 @@ def test_defaults_fill_missing_sections_and_keys():
         ('{"fusion": {"score": "median"}}', "fusion/score"),
         ('{"on_bad_input": "ignore"}', "on_bad_input"),
         ('{"train": {"epochs": 0}}', "train/epochs"),
+        ('{"split": {"fractions": {"train": 0.8, "val": 0.2, "test": 0.1}}}', "split/fractions"),
+        ('{"simulate": {"frames": [9, 5]}}', "simulate/frames"),
     ],
 )
 def test_bad_values_give_one_clear_message(text, where):
-    with pytest.raises(DynbusError, match=f"invalid configuration at {where}"):
+    with pytest.raises(DynbusError, match=f"invalid configuration at {where}") as error:
         study_config.load(text)
+    assert "\n" not in str(error.value) and len(str(error.value)) < 200
 
 
-def test_snakemake_refuses_an_unknown_key(tmp_path):
-    import subprocess
+def test_schema_is_draft_2020_12():
+    draft = jsonschema.Draft202012Validator.META_SCHEMA["$schema"]
+    assert study_config.schema()["$schema"] == draft
 
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("simulate: {patiens: 3}\n", "at simulate: Additional properties are not allowed"),
+        (
+            "split: {fractions: {train: 0.8, val: 0.2, test: 0.1}}\n",
+            "at split/fractions: train + val + test = 1.1, not 1",
+        ),
+    ],
+)
+def test_snakemake_refuses_a_bad_config_at_start_in_one_line(text, message, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("simulate: {patiens: 3}\n")
+    bad.write_text(text)
     result = subprocess.run(
         ["snakemake", "-n", "--configfile", str(bad)], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode != 0
-    assert "patiens" in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if "configuration" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"dynbus: invalid configuration {message}")
+    assert "properties" not in result.stderr.replace("Additional properties", "")  # no schema
+    assert "Traceback" not in result.stderr
+
+
+def test_snakemake_loads_the_schema_without_a_validator_warning():
+    result = subprocess.run(["snakemake", "-n"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "No validator found" not in result.stdout + result.stderr

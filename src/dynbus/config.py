@@ -1,8 +1,11 @@
-"""The study configuration: one JSON schema (with defaults) shared by Snakemake and the CLI.
+"""The study configuration: one JSON schema (draft 2020-12, with defaults) for workflow and CLI.
 
-Snakemake validates ``config.yaml`` against ``workflow/schemas/config.schema.yaml`` (a link to
-the schema shipped here). A stage run on its own takes ``--config`` (a YAML/JSON file, or inline
-JSON, holding any subset of the sections); missing keys get the schema's defaults.
+The workflow (``workflow/rules/common.smk``) and every stage's ``--config`` (a YAML/JSON file,
+or inline JSON, holding any subset of the sections) go through :func:`validate`: missing keys get
+the schema's defaults, and a bad value is one line (key path and what is wrong). Checks a JSON
+schema cannot express (split fractions summing to 1, ``simulate.frames`` ordered) run there
+too, so every configuration error is caught at start. ``workflow/schemas/config.schema.yaml``
+links to the schema shipped here.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import yaml
 
 from dynbus.errors import DynbusError
 
+FRACTION_TOLERANCE = 1e-3  # dynbus.split normalises fractions that sum to 1 within this
+
 
 def schema() -> dict[str, Any]:
     """Return the configuration schema shipped with the package."""
@@ -26,7 +31,7 @@ def schema() -> dict[str, Any]:
 
 
 def _validator_filling_defaults() -> type[jsonschema.protocols.Validator]:
-    base = jsonschema.Draft7Validator
+    base = jsonschema.Draft202012Validator
     validate_properties = base.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, subschema):  # type: ignore[no-untyped-def]
@@ -39,13 +44,41 @@ def _validator_filling_defaults() -> type[jsonschema.protocols.Validator]:
     return jsonschema.validators.extend(base, {"properties": set_defaults})
 
 
+def _message(error: jsonschema.ValidationError) -> str:
+    """What is wrong, without the (possibly long) schema or instance jsonschema quotes."""
+    value = json.dumps(error.instance)
+    if error.validator == "enum":
+        return f"{value} is not one of {error.validator_value}"
+    if error.validator == "type":
+        return f"{value} is not of type {error.validator_value}"
+    if error.validator == "oneOf":
+        return f"{value} matches none of the allowed forms"
+    return error.message.splitlines()[0]
+
+
+def _cross_checks(config: dict[str, Any]) -> None:
+    """Checks a JSON schema cannot express; raise one clear error."""
+    fractions = config["split"]["fractions"]
+    total = sum(fractions.values())
+    if abs(total - 1) > FRACTION_TOLERANCE:
+        raise DynbusError(
+            f"invalid configuration at split/fractions: train + val + test = {total:.4g}, not 1"
+        )
+    low, high = config["simulate"]["frames"]
+    if low > high:
+        raise DynbusError(
+            f"invalid configuration at simulate/frames: minimum {low} exceeds maximum {high}"
+        )
+
+
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     """Fill defaults into ``config`` in place and validate it; raise one clear error if invalid."""
     validator = _validator_filling_defaults()(schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise DynbusError(f"invalid configuration at {where}: {error.message}")
+        raise DynbusError(f"invalid configuration at {where}: {_message(error)}")
+    _cross_checks(config)
     return config
 
 

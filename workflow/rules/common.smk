@@ -3,12 +3,19 @@ import functools
 import json
 import os
 import shlex
+import sys
 
 import pandas as pd
-from snakemake.utils import validate
 
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from dynbus.config import validate as validate_config  # noqa: E402
+from dynbus.errors import DynbusError  # noqa: E402
 
-validate(config, "../schemas/config.schema.yaml", set_default=True)
+# The schema (workflow/schemas/config.schema.yaml) plus the cross-field checks, one-line errors.
+try:
+    validate_config(config)
+except DynbusError as error:
+    sys.exit(f"dynbus: {error}")  # one line: no Snakemake traceback, no schema dump
 
 # With --use-conda the envs hold third-party pins only; the checkout's package comes from src/.
 PACKAGE_SOURCE = os.path.join(workflow.basedir, "src")
