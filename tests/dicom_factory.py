@@ -7,9 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import simplejpeg
+from pydicom import config
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.pixels import convert_color_space
+from pydicom.tag import Tag
 from pydicom.uid import (
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
@@ -83,8 +87,11 @@ def make_us(
     return ds
 
 
-def to_jpeg_baseline(ds: Dataset, quality: int = 95) -> Dataset:
-    """Re-encode an 8-bit RGB (-> YBR_FULL_422) or MONOCHROME2 dataset as JPEG Baseline."""
+def to_jpeg_baseline(ds: Dataset, quality: int = 95, offset_table: bool = True) -> Dataset:
+    """Re-encode an 8-bit RGB (-> YBR_FULL_422) or MONOCHROME2 dataset as JPEG Baseline.
+
+    ``offset_table=False`` leaves the Basic Offset Table empty (one fragment per frame).
+    """
     arr = ds.pixel_array.reshape(-1, ds.Rows, ds.Columns, ds.SamplesPerPixel)
     if ds.SamplesPerPixel == 3:
         frames = [
@@ -93,7 +100,7 @@ def to_jpeg_baseline(ds: Dataset, quality: int = 95) -> Dataset:
         ds.PhotometricInterpretation = "YBR_FULL_422"
     else:
         frames = [simplejpeg.encode_jpeg(np.ascontiguousarray(f), quality, "GRAY") for f in arr]
-    ds.PixelData = encapsulate(frames)
+    ds.PixelData = encapsulate(frames, has_bot=offset_table)
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
     ds.LossyImageCompression = "01"
@@ -117,8 +124,17 @@ def with_palette(ds: Dataset, lut: np.ndarray) -> Dataset:
     return ds
 
 
+def set_invalid(ds: Dataset, keyword: str, text: str) -> Dataset:
+    """Store ``text`` as the value of ``keyword`` even where its VR forbids it (e.g. IS 'abc')."""
+    tag = Tag(tag_for_keyword(keyword))
+    value = (text + " " * (len(text) % 2)).encode("ascii")
+    ds[tag] = RawDataElement(tag, dictionary_VR(keyword), len(value), value, 0, False, True)
+    return ds
+
+
 def save(ds: Dataset, path: Path) -> Path:
     """Write ``ds`` as a DICOM file (with preamble) at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
+    with config.disable_value_validation():
+        ds.save_as(path, enforce_file_format=True)
     return path

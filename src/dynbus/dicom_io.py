@@ -22,7 +22,12 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import generate_fragments, parse_basic_offsets
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder
-from pydicom.uid import JPEGBaseline8Bit
+from pydicom.uid import (
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+)
 
 from dynbus.errors import InputFileError
 
@@ -44,18 +49,30 @@ FRAME_STARTS = (b"\xff\xd8", b"\xff\x4f\xff\x51", b"\x00\x00\x00\x0cjP  ")
 
 
 def _dcmread(path: str | Path, defer_size: str | None) -> Dataset:
-    """``dcmread``; a preamble-less file is read with ``force=True`` when it starts like DICOM."""
+    """``dcmread``; a preamble-less file is read with ``force=True`` when it starts like DICOM.
+
+    Without file meta information, the transfer syntax is the (native) encoding pydicom found.
+    """
     try:
         return pydicom.dcmread(path, defer_size=defer_size)
     except InvalidDicomError:
         with open(path, "rb") as handle:
             if handle.read(2) not in DICOM_WITHOUT_PREAMBLE:
                 raise
-        return pydicom.dcmread(path, defer_size=defer_size, force=True)
+    ds = pydicom.dcmread(path, defer_size=defer_size, force=True)
+    if "TransferSyntaxUID" not in ds.file_meta and ds.original_encoding[0] is not None:
+        implicit, little = ds.original_encoding
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little
+            else ExplicitVRBigEndian
+        )
+    return ds
 
 
 def _read(path: str | Path, defer_size: str | None = None) -> Dataset:
     """``pydicom.dcmread`` with every read failure turned into an ``InputFileError``."""
+    if Path(path).is_file() and os.path.getsize(path) == 0:
+        raise InputFileError(path, "empty file (0 bytes)")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -287,4 +304,5 @@ def pixel_array(ds: Dataset, path: str | Path) -> np.ndarray:
     try:
         return ds.pixel_array
     except Exception as error:  # noqa: BLE001 - any decoder failure is a bad input file
-        raise InputFileError(path, f"undecodable pixel data ({error})") from error
+        reasons = " ".join(str(error).split())  # pydicom lists each decoder on its own line
+        raise InputFileError(path, f"undecodable pixel data ({reasons})") from error
