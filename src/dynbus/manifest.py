@@ -42,6 +42,7 @@ from dynbus.pseudonyms import (
 NON_DICOM_SUFFIXES = {".csv", ".txt", ".json", ".md", ".xml", ".pdf", ".png", ".jpg"}
 SYSTEM_NAMES = {"dicomdir", "autorun.inf", "thumbs.db", "desktop.ini"}
 SYSTEM_SUFFIXES = {".exe", ".dll", ".inf", ".ini", ".bat", ".com", ".sys", ".htm", ".html", ".ico"}
+SNAKEMAKE_MARKER = ".snakemake_timestamp"  # written into directory outputs (the demo folder)
 PROBLEM_COLUMNS = ["handle", "file_id", "file", "problem"]
 PUBLIC_PROBLEM_COLUMNS = ["handle", "file_id", "problem"]
 PRIVATE_COLUMNS = ["file", "sequence_id", "patient_id", "position", "frame_offset", "n_frames"]
@@ -71,8 +72,12 @@ class BadInputs(DynbusError):
 
 
 def raw_files(raw_dir: Path) -> list[Path]:
-    """Every file under ``raw_dir``, sorted (their place in this list is their handle)."""
-    return sorted(path for path in raw_dir.rglob("*") if path.is_file())
+    """Every file under ``raw_dir`` but Snakemake's marker, sorted (the rank is the handle)."""
+    return sorted(
+        path
+        for path in raw_dir.rglob("*")
+        if path.is_file() and path.name != SNAKEMAKE_MARKER
+    )
 
 
 def ignored_reason(path: Path) -> str | None:
