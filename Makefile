@@ -3,19 +3,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# torch/torchvision: these versions install from the local disk on the project's machines;
-# override (e.g. TORCH_SPEC="torch torchvision") elsewhere.
-TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# Every Python dependency, transitive ones included, is pinned with hashes in requirements.lock
+# (pip-compile of pyproject.toml, Python 3.11, x86_64 Linux). `make lock` refreshes it.
+LOCK := requirements.lock
 CORES ?= all
 
-.PHONY: demo test lint report clean
+.PHONY: demo test lint report clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $@
+
+# Re-resolve pyproject.toml's ranges to the newest releases, with hashes (review the diff, then
+# update envs/*.yaml: tests/test_envs.py checks they agree with the lock).
+lock:
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet 'pip-tools==7.6.2'
+	.lock-venv/bin/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --extra dev \
+		--no-emit-index-url --no-emit-find-links --strip-extras -o $(LOCK) pyproject.toml
+	rm -rf .lock-venv
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile profiles/default

@@ -34,3 +34,18 @@ def test_unknown_stage_is_an_error():
     result = subprocess.run(["dynbus", "nonsense"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "unknown stage 'nonsense'" in result.stderr
+
+
+def test_the_version_lives_in_one_place():
+    import importlib.metadata
+    from pathlib import Path
+
+    import yaml
+
+    from dynbus import __version__
+
+    citation = yaml.safe_load((Path(__file__).parents[1] / "CITATION.cff").read_text())
+    printed = subprocess.run(["dynbus", "--version"], capture_output=True, text=True, check=True)
+    assert printed.stdout.strip() == __version__
+    assert importlib.metadata.version("dynbus") == __version__
+    assert str(citation["version"]) == __version__

@@ -1,8 +1,9 @@
-"""Per-rule conda envs: every rule names an env in envs/, pins match what the venv resolved, and
-each env holds every third-party package its rules' `dynbus` stages import.
+"""The locked install and the per-rule conda envs.
 
-Conda channels are out of reach here, so the envs are checked against the installed packages
-(the resolution of pyproject.toml's requirements) instead of being built.
+requirements.lock pins every Python dependency with hashes; the venv holds exactly it; every rule
+names an env in envs/ whose pins equal the lock's, and each env holds every third-party package
+its rules' `dynbus` stages import. Conda channels are out of reach here, so the envs are checked
+against the lock instead of being built.
 """
 
 from __future__ import annotations
@@ -23,11 +24,23 @@ from dynbus.cli import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVS = ROOT / "envs"
+LOCK = ROOT / "requirements.lock"
 SRC = ROOT / "src"
 # conda-forge names that differ from the Python distribution's name.
 CONDA_TO_PYPI = {"pytorch": "torch"}
 # Packages of the workflow engine: they run in the host environment, not in a rule's env.
 HOST_ONLY = {"snakemake", "snakemake-executor-plugin-slurm"}
+
+
+@cache
+def parse_lock() -> dict[str, str]:
+    """Canonical distribution name -> exact version pinned in requirements.lock."""
+    pins: dict[str, str] = {}
+    for line in LOCK.read_text().splitlines():
+        match = re.match(r"([A-Za-z0-9_.-]+)==([^\s;\\]+)", line)
+        if match:
+            pins[canonicalize_name(match[1])] = match[2]
+    return pins
 
 
 def parse_env(path: Path) -> dict[str, str]:
@@ -144,14 +157,35 @@ def test_every_rule_that_runs_a_tool_names_an_existing_env():
         assert env.parent == ENVS, f"rule {name}: conda env {env} is not under envs/"
 
 
+def test_every_lock_entry_is_pinned_with_hashes():
+    entries = re.split(r"\n(?=[A-Za-z0-9_.-]+==)", LOCK.read_text())
+    pinned = [entry for entry in entries if re.match(r"[A-Za-z0-9_.-]+==", entry)]
+    assert len(pinned) == len(parse_lock()) > 50
+    for entry in pinned:
+        assert "--hash=sha256:" in entry, f"requirements.lock: {entry.split()[0]} has no hash"
+
+
+def test_the_venv_holds_exactly_the_lock():
+    installed = {
+        canonicalize_name(dist.metadata["Name"]): dist.version
+        for dist in importlib.metadata.distributions()
+    }
+    for name, pinned in parse_lock().items():
+        assert installed.get(name) == pinned, f"lock pins {name}=={pinned}, venv has {installed.get(name)}"
+
+
 @pytest.mark.parametrize("env", ENV_FILES, ids=lambda path: path.name)
-def test_pins_equal_the_installed_versions(env):
+def test_env_pins_equal_the_lock(env):
+    lock = parse_lock()
     for name, pinned in parse_env(env).items():
         if name == "python":
-            installed = ".".join(map(str, sys.version_info[:3]))
+            expected = ".".join(map(str, sys.version_info[:3]))
+        elif name == "pip":  # the conda env's installer for its pip: section, not a dependency
+            continue
         else:
-            installed = importlib.metadata.version(name)
-        assert pinned == installed, f"{env.name}: {name}={pinned} but {installed} is installed"
+            assert name in lock, f"{env.name}: {name} is not in requirements.lock"
+            expected = lock[name]
+        assert pinned == expected, f"{env.name}: {name}={pinned} but the lock pins {expected}"
 
 
 def test_pins_satisfy_pyproject_and_cover_its_runtime_requirements():
