@@ -30,6 +30,10 @@ MIN_DENSITY = 0.15  # ink / pixels of the joined area: letters are dense, chance
 LETTER_GAP = 4  # columns: ink closer than this joins into one area (letters into words)
 PAD = 2  # pixels blanked around each area
 OCR_SCALE = 3  # small scanner fonts (8-12 px) need upscaling for Tesseract
+# OCR word filters (confidence 0-100, letters and digits): on static ink a label reads as a short
+# word; on tissue speckle Tesseract reads 2-letter words with confidence up to ~85
+WORD_ON_INK = (50.0, 2)
+WORD_ON_TISSUE = (88.0, 3)
 GAP = 12  # pixels between crops in the OCR mosaic
 
 
@@ -80,7 +84,7 @@ def check_burned_text(
         cue = f"none: {len(frames)} frame(s), {still_fraction:.0%} of bright pixels still"
         if version is None:
             return TextCheck(cue=cue, ocr=ocr, checked=False)
-        found = _read_words(np.where(kept, image, 0), [_all(kept)])
+        found = _read_words(np.where(kept, image, 0), [_all(kept)], WORD_ON_TISSUE)
         words = [_pad(box, kept.shape) for box in found]
         return TextCheck(cue=cue, ocr=version, checked=True, text=words, blank=words)
 
@@ -92,7 +96,7 @@ def check_burned_text(
         check.text = list(check.blank)
         return check
     overlay = np.where(still & kept, image, 0)
-    words = _read_words(overlay, candidates)
+    words = _read_words(overlay, candidates, WORD_ON_INK)
     check.text = [pad for box, pad in zip(candidates, padded, strict=True)
                   if any(_inside(word, box) for word in words)]  # fmt: skip
     return check
@@ -123,7 +127,7 @@ def ink_areas(ink: np.ndarray) -> list[Box]:
     return boxes
 
 
-def _read_words(image: np.ndarray, areas: list[Box]) -> list[Box]:
+def _read_words(image: np.ndarray, areas: list[Box], word: tuple[float, int]) -> list[Box]:
     """Word boxes (in ``image`` coordinates) that OCR reads in ``areas``, read as one mosaic."""
     crops = [image[y0 : y1 + 1, x0 : x1 + 1] for x0, y0, x1, y1 in areas]
     width = max(crop.shape[1] for crop in crops) * OCR_SCALE + 2 * GAP
@@ -140,7 +144,7 @@ def _read_words(image: np.ndarray, areas: list[Box]) -> list[Box]:
         offsets.append(top)
         top += h + GAP
     words = []
-    for x0, y0, x1, y1 in word_boxes(mosaic):
+    for x0, y0, x1, y1 in word_boxes(mosaic, *word):
         cy = (y0 + y1) // 2
         for (ax0, ay0, _, _), offset, crop in zip(areas, offsets, crops, strict=True):
             if offset <= cy < offset + crop.shape[0] * OCR_SCALE:

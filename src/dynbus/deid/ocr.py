@@ -19,8 +19,6 @@ from PIL import Image
 from dynbus.errors import DynbusError
 
 Box = tuple[int, int, int, int]
-MIN_CONFIDENCE = 50.0  # Tesseract's word confidence (0-100)
-MIN_CHARACTERS = 2  # letters or digits in a word: single marks are graphics, not text
 TIMEOUT_S = 120
 
 
@@ -35,11 +33,13 @@ def tesseract_version() -> str | None:
     return lines[0].strip() if run.returncode == 0 and lines else None
 
 
-def word_boxes(image: np.ndarray) -> list[Box]:
+def word_boxes(image: np.ndarray, min_confidence: float, min_characters: int) -> list[Box]:
     """Boxes ``(x0, y0, x1, y1)`` (inclusive) of the words Tesseract reads in ``image``.
 
-    ``image`` is 8-bit gray, dark text on a light background. Sparse-text page segmentation
-    (``--psm 11``) finds words anywhere; one thread, so parallel jobs do not oversubscribe.
+    ``image`` is 8-bit gray, dark text on a light background. A word counts with Tesseract's
+    confidence (0-100) and its count of letters and digits at least the given minimums.
+    Sparse-text page segmentation (``--psm 11``) finds words anywhere; one thread, so parallel
+    jobs do not oversubscribe the machine.
     """
     command = shutil.which("tesseract")
     if command is None:
@@ -61,9 +61,9 @@ def word_boxes(image: np.ndarray) -> list[Box]:
     boxes = []
     for row in rows:
         text = row.get("text") or ""
-        if row.get("level") != "5" or float(row.get("conf") or -1) < MIN_CONFIDENCE:
+        if row.get("level") != "5" or float(row.get("conf") or -1) < min_confidence:
             continue
-        if sum(char.isalnum() for char in text) < MIN_CHARACTERS:
+        if sum(char.isalnum() for char in text) < min_characters:
             continue
         x, y, w, h = (int(row[name]) for name in ("left", "top", "width", "height"))
         boxes.append((x, y, x + w - 1, y + h - 1))
