@@ -384,6 +384,23 @@ def test_static_cue_alone_without_ocr(tmp_path: Path, key: Path) -> None:
     assert pydicom.dcmread(out).BurnedInAnnotation == "NO"
 
 
+@pytest.mark.skipif(TESSERACT is None, reason="needs Debian's tesseract-ocr (CI installs it)")
+def test_single_frame_text_is_found_by_ocr(tmp_path: Path, key: Path) -> None:
+    """No static cue in one frame: OCR of the whole kept area finds the name, nothing else."""
+    frames = pattern(1, 96, 128, 1, 160, seed=9)
+    before = frames.copy()
+    burn_text(frames, "PHINAME", (4, 40))  # one word: one frame gives OCR no second view
+    text = (frames != before).any(axis=0)
+    raw = save(make_us(frames, regions=[(0, 0, 127, 95)]), tmp_path / "raw.dcm")
+    run = deidentify(raw, tmp_path / "out.dcm", "--key", key, "--audit", tmp_path / "a.json")
+    assert run.returncode == 0, run.stderr
+    after = pydicom.dcmread(tmp_path / "out.dcm")
+    assert not after.pixel_array[text].any() and after.BurnedInAnnotation == "NO"
+    check = json.loads((tmp_path / "a.json").read_text())["files"][0]["pixels"]["burned_in_text"]
+    assert check["cue"].startswith("none: 1 frame") and check["checked"]
+    assert region_mask(check["blanked"], 96, 128).sum() < 0.2 * 96 * 128  # only the words
+
+
 def test_error_mode_names_the_file(tmp_path: Path, key: Path) -> None:
     config = '{"deid": {"burned_in_text": "error", "ocr": false}}'
     raw, out, _, _, run = _run_burned(tmp_path, key, [(0, 0, 127, 95)], config)

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from dynbus.deid.ocr import Box, tesseract_version, word_boxes
+from dynbus.deid.ocr import Box, Word, read_words, tesseract_version
 
 STILL_RANGE = 1 / 32  # of full scale: static ink is exact (lossless) or nearly (JPEG)
 INK_LEVEL = 1 / 5  # of full scale: overlays are drawn bright on the dark screen
@@ -31,9 +31,11 @@ LETTER_GAP = 4  # columns: ink closer than this joins into one area (letters int
 PAD = 2  # pixels blanked around each area
 OCR_SCALE = 3  # small scanner fonts (8-12 px) need upscaling for Tesseract
 # OCR word filters (confidence 0-100, letters and digits): on static ink a label reads as a short
-# word; on tissue speckle Tesseract reads 2-letter words with confidence up to ~85
+# word; on tissue speckle Tesseract reads 2-letter words with confidence up to ~85 and longer
+# ones up to ~50, so there a word needs 3 characters at 70, or to share a line with such a word
 WORD_ON_INK = (50.0, 2)
-WORD_ON_TISSUE = (88.0, 3)
+WORD_ON_TISSUE = (70.0, 3)
+WORD_ON_TEXT_LINE = (35.0, 2)
 GAP = 12  # pixels between crops in the OCR mosaic
 
 
@@ -84,8 +86,10 @@ def check_burned_text(
         cue = f"none: {len(frames)} frame(s), {still_fraction:.0%} of bright pixels still"
         if version is None:
             return TextCheck(cue=cue, ocr=ocr, checked=False)
-        found = _read_words(np.where(kept, image, 0), [_all(kept)], WORD_ON_TISSUE)
-        words = [_pad(box, kept.shape) for box in found]
+        found = _join_lines(_read_words(np.where(kept, image, 0), [_all(kept)], WORD_ON_TISSUE))
+        # OCR boxes clip letters: pad by a letter's width (about its height) and a third of it
+        words = [_pad(box, kept.shape, box[3] - box[1] + 1, (box[3] - box[1]) // 3 + PAD)
+                 for box in found]  # fmt: skip
         return TextCheck(cue=cue, ocr=version, checked=True, text=words, blank=words)
 
     candidates = ink_areas(still & bright)
@@ -144,7 +148,7 @@ def _read_words(image: np.ndarray, areas: list[Box], word: tuple[float, int]) ->
         offsets.append(top)
         top += h + GAP
     words = []
-    for x0, y0, x1, y1 in word_boxes(mosaic, *word):
+    for x0, y0, x1, y1 in _text_words(read_words(mosaic), word):
         cy = (y0 + y1) // 2
         for (ax0, ay0, _, _), offset, crop in zip(areas, offsets, crops, strict=True):
             if offset <= cy < offset + crop.shape[0] * OCR_SCALE:
@@ -152,6 +156,34 @@ def _read_words(image: np.ndarray, areas: list[Box], word: tuple[float, int]) ->
                 (a, b), (c, d) = ((x // OCR_SCALE, y // OCR_SCALE) for x, y in to_image)
                 words.append((ax0 + a, ay0 + b, ax0 + c, ay0 + d))
     return words
+
+
+def _text_words(words: list[Word], sure: tuple[float, int]) -> list[Box]:
+    """Boxes of the words that pass ``sure`` (confidence, characters), and of the weaker words
+    on the same line as one of them (a name's other parts)."""
+    def passes(word: Word, limits: tuple[float, int]) -> bool:
+        return word.confidence >= limits[0] and word.characters >= limits[1]
+
+    anchors = [word.box for word in words if passes(word, sure)]
+    return [word.box for word in words if passes(word, sure) or (
+        passes(word, WORD_ON_TEXT_LINE) and any(_same_line(word.box, box) for box in anchors))]
+
+
+def _join_lines(boxes: list[Box]) -> list[Box]:
+    """Words on one line less than two heights apart joined into one box (OCR splits words)."""
+    joined: list[Box] = []
+    for box in sorted(boxes):
+        last = joined[-1] if joined else None
+        if last and _same_line(last, box) and box[0] - last[2] < 2 * (box[3] - box[1] + 1):
+            joined[-1] = (last[0], min(last[1], box[1]), max(last[2], box[2]), max(last[3], box[3]))
+        else:
+            joined.append(box)
+    return joined
+
+
+def _same_line(a: Box, b: Box) -> bool:
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    return overlap >= 0.5 * min(a[3] - a[1], b[3] - b[1])
 
 
 def _all(mask: np.ndarray) -> Box:
@@ -163,6 +195,6 @@ def _inside(word: Box, area: Box) -> bool:
     return area[0] <= cx <= area[2] and area[1] <= cy <= area[3]
 
 
-def _pad(box: Box, shape: tuple[int, int]) -> Box:
-    return (max(box[0] - PAD, 0), max(box[1] - PAD, 0),
-            min(box[2] + PAD, shape[1] - 1), min(box[3] + PAD, shape[0] - 1))  # fmt: skip
+def _pad(box: Box, shape: tuple[int, int], pad_x: int = PAD, pad_y: int = PAD) -> Box:
+    return (max(box[0] - pad_x, 0), max(box[1] - pad_y, 0),
+            min(box[2] + pad_x, shape[1] - 1), min(box[3] + pad_y, shape[0] - 1))  # fmt: skip

@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -20,6 +21,15 @@ from dynbus.errors import DynbusError
 
 Box = tuple[int, int, int, int]
 TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word Tesseract read: its box (inclusive), confidence (0-100), letters and digits."""
+
+    box: Box
+    confidence: float
+    characters: int
 
 
 @cache
@@ -33,11 +43,9 @@ def tesseract_version() -> str | None:
     return lines[0].strip() if run.returncode == 0 and lines else None
 
 
-def word_boxes(image: np.ndarray, min_confidence: float, min_characters: int) -> list[Box]:
-    """Boxes ``(x0, y0, x1, y1)`` (inclusive) of the words Tesseract reads in ``image``.
+def read_words(image: np.ndarray) -> list[Word]:
+    """The words Tesseract reads in ``image`` (8-bit gray, dark text on a light background).
 
-    ``image`` is 8-bit gray, dark text on a light background. A word counts with Tesseract's
-    confidence (0-100) and its count of letters and digits at least the given minimums.
     Sparse-text page segmentation (``--psm 11``) finds words anywhere; one thread, so parallel
     jobs do not oversubscribe the machine.
     """
@@ -58,13 +66,11 @@ def word_boxes(image: np.ndarray, min_confidence: float, min_characters: int) ->
         raise DynbusError(f"tesseract failed: {run.stderr.decode(errors='replace').strip()}")
     rows = csv.DictReader(io.StringIO(run.stdout.decode(errors="replace")), delimiter="\t",
                           quoting=csv.QUOTE_NONE)  # fmt: skip
-    boxes = []
+    words = []
     for row in rows:
-        text = row.get("text") or ""
-        if row.get("level") != "5" or float(row.get("conf") or -1) < min_confidence:
-            continue
-        if sum(char.isalnum() for char in text) < min_characters:
+        if row.get("level") != "5":
             continue
         x, y, w, h = (int(row[name]) for name in ("left", "top", "width", "height"))
-        boxes.append((x, y, x + w - 1, y + h - 1))
-    return boxes
+        characters = sum(char.isalnum() for char in row.get("text") or "")
+        words.append(Word((x, y, x + w - 1, y + h - 1), float(row.get("conf") or -1), characters))
+    return words
