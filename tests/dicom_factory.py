@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import simplejpeg
+from PIL import Image, ImageDraw, ImageFont
 from pydicom import config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
@@ -39,6 +40,15 @@ def pattern(frames: int, rows: int, columns: int, samples: int, high: int, seed:
     dtype = np.uint8 if high < 256 else np.uint16
     out = np.rint(arr).astype(dtype)
     return out if samples > 1 else out[..., 0]
+
+
+def burn_text(frames: np.ndarray, text: str, xy: tuple[int, int], size: int = 12) -> np.ndarray:
+    """Draw ``text`` white at ``xy`` into every (gray uint8) frame, as a scanner burns a label."""
+    ink = Image.new("L", frames.shape[2:0:-1])
+    ImageDraw.Draw(ink).text(xy, text, fill=255, font=ImageFont.load_default(size=size))
+    mask = np.asarray(ink)
+    frames[:, mask > 0] = mask[mask > 0]
+    return frames
 
 
 def regions_item(box: Sequence[int]) -> Dataset:

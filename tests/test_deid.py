@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from PIL import Image
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.pixels import pixel_array
@@ -18,7 +21,7 @@ from pydicom.pixels import pixel_array
 from dynbus.deid.pixels import region_mask, ultrasound_regions
 from dynbus.deid.profile import table
 from dynbus.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
-from tests.dicom_factory import REGION, make_us, pattern, save
+from tests.dicom_factory import REGION, burn_text, make_us, pattern, save
 
 SHORT_VRS = {"AS", "US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"}
 DATE_SPACING_DAYS = 800  # > 2 x max_date_shift_days: a shifted date never equals another plant
@@ -126,7 +129,7 @@ def assert_short_values_gone(planted: list[tuple[int, str, object]], out: Datase
             assert out[tag].value != value, f"{tag:08X} kept its value"
 
 
-def burn_text(pixels: np.ndarray, text: str) -> np.ndarray:
+def burn_codes(pixels: np.ndarray, text: str) -> np.ndarray:
     """Write ``text`` as raw gray values into row 2 (outside REGION) of every frame."""
     codes = np.frombuffer(text.encode(), dtype=np.uint8)
     pixels[:, 2, 1 : 1 + codes.size] = codes
@@ -140,7 +143,7 @@ def key(tmp_path: Path) -> Path:
 
 def test_generated_file_leaks_nothing(tmp_path: Path, key: Path) -> None:
     burned = "PHIBURNEDNAME^JANE 0001"
-    pixels = burn_text(pattern(3, 48, 64, 1, 255, seed=1), burned)
+    pixels = burn_codes(pattern(3, 48, 64, 1, 255, seed=1), burned)
     ds = make_us(pixels)
     planted = plant_table(ds)
     private = plant_private(ds)
@@ -197,8 +200,16 @@ def test_real_ultrasound_cine_leaks_nothing(tmp_path: Path, key: Path) -> None:
     assert deid.PhotometricInterpretation == "RGB" and deid.NumberOfFrames == 30
     before = pixel_array(raw)  # YBR_FULL_422 JPEG decoded to RGB
     inside = region_mask([(84, 31, 319, 239)], 240, 320)  # the file's region, clipped
-    np.testing.assert_array_equal(deid.pixel_array[:, inside], before[:, inside])
     assert not deid.pixel_array[:, ~inside].any()
+    # The scanner burned text inside its own region: "TIS 0.7" at the right, a menu bar below.
+    for x0, y0, x1, y1 in [(300, 83, 317, 96), (90, 228, 270, 238)]:
+        assert before[:, y0 : y1 + 1, x0 : x1 + 1].max() > 60
+        assert not deid.pixel_array[:, y0 : y1 + 1, x0 : x1 + 1].any()
+    blanked = region_mask(json.loads((out / "seq.json").read_text())["files"][0]["pixels"]
+                          ["burned_in_text"]["blanked"], 240, 320)  # fmt: skip
+    assert blanked.sum() < 0.1 * inside.sum()  # the tissue stays
+    kept = inside & ~blanked
+    np.testing.assert_array_equal(deid.pixel_array[:, kept], before[:, kept])
 
 
 def test_simulated_files_leak_nothing(tmp_path: Path, key: Path) -> None:
@@ -230,6 +241,17 @@ def test_simulated_files_leak_nothing(tmp_path: Path, key: Path) -> None:
         np.testing.assert_array_equal(deid.pixel_array[:, inside], before[:, inside])
         assert not deid.pixel_array[:, ~inside].any(), f"banner of {banner} not blanked"
         assert before[:, ~inside].any(), "the simulated banner is outside the regions"
+        if index == 0:  # the same file with a region over the whole frame: the banner is found
+            region = ds.SequenceOfUltrasoundRegions[0]
+            top = int(region.RegionLocationMinY0)
+            region.RegionLocationMinX0 = region.RegionLocationMinY0 = 0
+            region.RegionLocationMaxX1, region.RegionLocationMaxY1 = ds.Columns - 1, ds.Rows - 1
+            whole = save(ds, tmp_path / "whole" / "seq.dcm")
+            run = deidentify(whole, out / "whole.dcm", "--key", key)
+            assert run.returncode == 0, run.stderr
+            banner = (slice(None), slice(0, top - 2))
+            assert pixel_array(whole)[banner].max() > 150  # name, id, date (JPEG: faint noise)
+            assert pydicom.dcmread(out / "whole.dcm").pixel_array[banner].max() < 40
 
 
 def _study_files(tmp_path: Path) -> tuple[Path, Path]:
@@ -296,3 +318,137 @@ def test_no_regions_needs_fallback_box(tmp_path: Path, key: Path) -> None:
     inside = region_mask([(4, 5, 30, 20)], 48, 64)
     np.testing.assert_array_equal(out[:, inside], pixels[:, inside])
     assert not out[:, ~inside].any()
+
+
+NAME = "PHINAME DOE"
+TESSERACT = shutil.which("tesseract")
+
+
+def ocr_text(frame: np.ndarray) -> str:
+    """What Tesseract reads in a gray frame (upscaled, inverted: dark text on white)."""
+    image = Image.fromarray(255 - frame).resize((frame.shape[1] * 3, frame.shape[0] * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    run = subprocess.run([str(TESSERACT), "stdin", "stdout", "--psm", "11"],
+                         input=buffer.getvalue(), capture_output=True, check=True)  # fmt: skip
+    return run.stdout.decode()
+
+
+def burned_cine(regions: list[tuple[int, int, int, int]]) -> tuple[Dataset, np.ndarray]:
+    """A moving 10-frame cine with NAME burned in over the tissue at the top; its text mask."""
+    frames = pattern(10, 96, 128, 1, 160, seed=7)
+    before = frames.copy()
+    burn_text(frames, NAME, (4, 3))
+    return make_us(frames, regions=regions), (frames != before).any(axis=0)
+
+
+def _run_burned(tmp_path: Path, key: Path, regions: list, config: str = "{}") -> tuple:
+    ds, text = burned_cine(regions)
+    raw = save(ds, tmp_path / "raw" / "Doe_Jane.dcm")
+    out, audit = tmp_path / "out.dcm", tmp_path / "audit.json"
+    run = deidentify(raw, out, "--key", key, "--audit", audit, "--config", config)
+    return raw, out, audit, text, run
+
+
+@pytest.mark.parametrize(
+    "regions",
+    [[(0, 0, 127, 95)], [(0, 20, 127, 95), (0, 0, 127, 19)]],
+    ids=["region-covers-frame", "second-region-covers-banner"],
+)
+def test_text_inside_the_regions_is_found_and_blanked(tmp_path: Path, key: Path, regions) -> None:
+    raw, out, audit_path, text, run = _run_burned(tmp_path, key, regions)
+    assert run.returncode == 0, run.stderr
+    before, after = pixel_array(raw), pydicom.dcmread(out).pixel_array
+    rows, columns = np.nonzero(text)
+    box = (slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1))
+    assert before[(slice(None), *box)].min(axis=0).max() == 255  # the name is burned in
+    assert not after[(slice(None), *box)].any()  # ... and gone
+    np.testing.assert_array_equal(after[:, 30:], before[:, 30:])  # tissue below: untouched
+    assert pydicom.dcmread(out).BurnedInAnnotation == "NO"
+    audit_text = audit_path.read_text()
+    assert "PHINAME" not in audit_text and "DOE" not in audit_text.upper().replace("DOE_", "")
+    check = json.loads(audit_text)["files"][0]["pixels"]["burned_in_text"]
+    assert check["mode"] == "blank" and check["checked"] and check["blanked"]
+    if TESSERACT:
+        assert check["ocr"].startswith("tesseract") and check["text_areas"]
+        assert "PHINAME" in ocr_text(before[0]) and "PHINAME" not in ocr_text(after[0])
+
+
+def test_static_cue_alone_without_ocr(tmp_path: Path, key: Path) -> None:
+    config = '{"deid": {"ocr": false}}'
+    raw, out, audit_path, text, run = _run_burned(tmp_path, key, [(0, 0, 127, 95)], config)
+    assert run.returncode == 0, run.stderr
+    assert not pydicom.dcmread(out).pixel_array[:, text].any()
+    check = json.loads(audit_path.read_text())["files"][0]["pixels"]["burned_in_text"]
+    assert check["ocr"] == "not run: deid.ocr false" and check["checked"]
+    assert pydicom.dcmread(out).BurnedInAnnotation == "NO"
+
+
+@pytest.mark.skipif(TESSERACT is None, reason="needs Debian's tesseract-ocr (CI installs it)")
+def test_single_frame_text_is_found_by_ocr(tmp_path: Path, key: Path) -> None:
+    """No static cue in one frame: OCR of the whole kept area finds the name, nothing else."""
+    frames = pattern(1, 96, 128, 1, 160, seed=9)
+    before = frames.copy()
+    burn_text(frames, "PHINAME", (4, 40))  # one word: one frame gives OCR no second view
+    text = (frames != before).any(axis=0)
+    raw = save(make_us(frames, regions=[(0, 0, 127, 95)]), tmp_path / "raw.dcm")
+    run = deidentify(raw, tmp_path / "out.dcm", "--key", key, "--audit", tmp_path / "a.json")
+    assert run.returncode == 0, run.stderr
+    after = pydicom.dcmread(tmp_path / "out.dcm")
+    assert not after.pixel_array[text].any() and after.BurnedInAnnotation == "NO"
+    check = json.loads((tmp_path / "a.json").read_text())["files"][0]["pixels"]["burned_in_text"]
+    assert check["cue"].startswith("none: 1 frame") and check["checked"]
+    assert region_mask(check["blanked"], 96, 128).sum() < 0.2 * 96 * 128  # only the words
+
+
+def test_error_mode_names_the_file(tmp_path: Path, key: Path) -> None:
+    config = '{"deid": {"burned_in_text": "error", "ocr": false}}'
+    raw, out, _, _, run = _run_burned(tmp_path, key, [(0, 0, 127, 95)], config)
+    assert run.returncode == 2
+    assert f"{raw}: burned-in" in run.stderr.strip().splitlines()[-1]
+    assert "blank" in run.stderr and "Traceback" not in run.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("frames", "config"),
+    [(10, '{"deid": {"burned_in_text": "off"}}'), (1, '{"deid": {"ocr": false}}')],
+    ids=["check-off", "single-frame-without-ocr"],
+)
+def test_burned_in_annotation_yes_unless_checked(
+    tmp_path: Path, key: Path, frames: int, config: str
+) -> None:
+    ds = make_us(pattern(frames, 48, 64, 1, 160, seed=2), regions=[(0, 0, 63, 47)])
+    raw = save(ds, tmp_path / "raw.dcm")
+    run = deidentify(raw, tmp_path / "out.dcm", "--key", key, "--audit", tmp_path / "a.json",
+                     "--config", config)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert pydicom.dcmread(tmp_path / "out.dcm").BurnedInAnnotation == "YES"
+    check = json.loads((tmp_path / "a.json").read_text())["files"][0]["pixels"]["burned_in_text"]
+    assert check["checked"] is False
+
+
+def test_preamble_overlays_unknown_tags_and_text_value_removed(tmp_path: Path, key: Path) -> None:
+    ds = make_us(pattern(3, 48, 64, 1, 255, seed=6))
+    for group in (0x6000, 0x6002):
+        ds.add_new((group << 16) | 0x0022, "LO", f"PHIOVERLAYDESC{group:04X}")
+        ds.add_new((group << 16) | 0x1500, "LO", f"PHIOVERLAYLABEL{group:04X}")
+    ds.add_new(0x00189FF0, "LO", "PHIUNKNOWNPUBLIC")  # public (even group), in no dictionary
+    ds.TextValue = "PHITEXTVALUE Jane Doe"
+    raw = save(ds, tmp_path / "raw.dcm")
+    data = bytearray(raw.read_bytes())
+    data[:128] = b"PHIPREAMBLE Jane Doe".ljust(128, b"\x01")
+    raw.write_bytes(bytes(data))
+    out = tmp_path / "out.dcm"
+    run = deidentify(raw, out, "--key", key, "--audit", tmp_path / "a.json")
+    assert run.returncode == 0, run.stderr
+    written = out.read_bytes()
+    assert written[:128] == bytes(128) and written[128:132] == b"DICM"
+    assert b"PHI" not in written
+    deid = pydicom.dcmread(out)
+    assert not [elem.tag for elem in deid if elem.tag >> 16 & 0xFF00 == 0x6000]
+    assert 0x00189FF0 not in deid and "TextValue" not in deid
+    actions = {entry["tag"]: entry["action"]
+               for entry in json.loads((tmp_path / "a.json").read_text())["files"][0]["actions"]}
+    for tag in ("(6000,0022)", "(6002,1500)", "(0018,9FF0)", "(0040,A160)"):
+        assert actions[tag] == "removed: not in Table E.1-1, not on the keep-list"

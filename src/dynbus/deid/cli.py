@@ -15,6 +15,7 @@ from dynbus import config as dynbus_config
 from dynbus.atomic import atomic_dir, atomic_path, write_json
 from dynbus.deid.audit import Audit
 from dynbus.deid.deidentify import deidentify_dataset
+from dynbus.deid.keep import KEEP_KEYWORDS
 from dynbus.deid.profile import TABLE_VERSION
 from dynbus.dicom_io import read_dicom
 from dynbus.errors import DynbusError, InputFileError
@@ -24,8 +25,9 @@ from dynbus.pseudonyms import load_or_create_key
 def get_args_parser() -> argparse.ArgumentParser:
     """Parser of ``dynbus deidentify``."""
     parser = argparse.ArgumentParser(
-        description="De-identify ultrasound DICOM files: PS3.15 Annex E Table E.1-1, keyed "
-        "pseudonyms, UIDs and dates, pixels outside the ultrasound regions blanked.",
+        description="De-identify ultrasound DICOM files: PS3.15 Annex E Table E.1-1 plus a "
+        "keep-list, keyed pseudonyms, UIDs and dates, pixels outside the ultrasound regions "
+        "blanked, burned-in text inside them found (static pixels + OCR) and blanked.",
     )
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="raw DICOM file(s)")
     parser.add_argument(
@@ -75,6 +77,8 @@ def main(args: argparse.Namespace) -> None:
             {
                 "profile": f"DICOM PS3.15 Annex E Table E.1-1 ({TABLE_VERSION})",
                 "dates": settings["dates"],
+                "other_public_attributes": f"removed unless on the keep-list of "
+                f"{len(KEEP_KEYWORDS)} (dynbus.deid.keep)",
                 "files": [audit.as_dict() for audit in audits],
             },
         )

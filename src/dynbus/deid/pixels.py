@@ -1,8 +1,8 @@
-"""Clean Pixel Data option: blank every pixel outside the ultrasound regions, in every frame.
+"""Clean Pixel Data option, pixel helpers: the kept area, decoding, blanking, storing.
 
 Pixels are decoded with pydicom (YBR colour converted to RGB), blanked outside the union of the
 ``SequenceOfUltrasoundRegions`` boxes (or a configured fallback box) and stored uncompressed
-(Explicit VR Little Endian), so the pixels inside the regions are exactly the decoded ones.
+(Explicit VR Little Endian), so the pixels kept are exactly the decoded ones.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def region_mask(boxes: Sequence[Box], rows: int, columns: int) -> np.ndarray:
     return mask
 
 
-def clean_pixel_data(ds: Dataset, fallback_box: Sequence[int] | None) -> tuple[list[Box], str]:
-    """Blank pixels outside the regions in place; return the boxes used and where they came from.
+def kept_boxes(ds: Dataset, fallback_box: Sequence[int] | None) -> tuple[list[Box], str]:
+    """The boxes of the image area kept, and where they came from (regions or the fallback).
 
     Raises ``DynbusError`` when the file has no usable region and no fallback box is configured.
     """
@@ -65,24 +65,32 @@ def clean_pixel_data(ds: Dataset, fallback_box: Sequence[int] | None) -> tuple[l
             "no SequenceOfUltrasoundRegions inside the frame and no deid.fallback_box "
             "configured: cannot clean burned-in annotations"
         )
-    photometric = str(ds.PhotometricInterpretation)
-    arr = ds.pixel_array  # YBR_* decoded to RGB by pydicom's default as_rgb=True
+    return boxes, source
+
+
+def decoded_frames(ds: Dataset) -> np.ndarray:
+    """Writable pixels, (frames, rows, columns[, samples]); YBR colour decoded to RGB."""
     samples = (ds.SamplesPerPixel,) if ds.SamplesPerPixel > 1 else ()
-    frames = np.array(arr).reshape(-1, ds.Rows, ds.Columns, *samples)
-    frames[:, ~region_mask(boxes, ds.Rows, ds.Columns)] = _black(ds)
-    if ds.SamplesPerPixel == 3:
-        photometric = "RGB"
+    return np.array(ds.pixel_array).reshape(-1, ds.Rows, ds.Columns, *samples)
+
+
+def blank(ds: Dataset, frames: np.ndarray, where: np.ndarray) -> None:
+    """Set the pixels of every frame where the (rows, columns) mask ``where`` is True to black."""
+    frames[:, where] = black_value(ds)
+
+
+def store_frames(ds: Dataset, frames: np.ndarray) -> None:
+    """Store ``frames`` uncompressed (Explicit VR Little Endian) as the pixel data of ``ds``."""
+    photometric = "RGB" if ds.SamplesPerPixel == 3 else str(ds.PhotometricInterpretation)
     ds.set_pixel_data(
         frames if "NumberOfFrames" in ds else frames[0],
         photometric,
         int(ds.BitsStored),
         generate_instance_uid=False,
     )
-    ds.BurnedInAnnotation = "NO"
-    return boxes, source
 
 
-def _black(ds: Dataset) -> int:
+def black_value(ds: Dataset) -> int:
     """The darkest stored value: the maximum for MONOCHROME1, else the type's minimum."""
     bits = int(ds.BitsStored)
     signed = bool(ds.get("PixelRepresentation", 0))

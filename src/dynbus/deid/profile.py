@@ -11,7 +11,9 @@ audit. Here the profile is applied at every nesting level with keyed, reproducib
   113107) or handled by the table's action (``dates: remove``); TM always follows the table;
 - PatientID and PatientName become the keyed patient pseudonym;
 - conditional actions take the IOD-safe choice (dicom-anonymizer's reading): X/Z -> Z,
-  Z/D, X/D, X/Z/D -> D, X/Z/U* -> keep the sequence and clean its items.
+  Z/D, X/D, X/Z/D -> D, X/Z/U* -> keep the sequence and clean its items;
+- a public attribute the table does not list is kept only when it is on the keep-list
+  (``dynbus.deid.keep``), else removed: overlay groups 60xx, TextValue, unknown tags.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID_dictionary
 
 from dynbus.deid.audit import Audit
+from dynbus.deid.keep import keep_tags
 
 TABLE_VERSION = "dicomfields_2026c"
 _CATEGORY_ACTION = {
@@ -42,6 +45,7 @@ _CATEGORY_ACTION = {
     "X_Z_U_STAR_TAGS": "CLEAN",
 }
 PSEUDONYMISED = {0x00100010, 0x00100020}  # PatientName, PatientID
+NOT_KEPT = "removed: not in Table E.1-1, not on the keep-list"
 
 
 @cache
@@ -103,6 +107,9 @@ class Profile:
             elif elem.tag in PSEUDONYMISED:
                 elem.value = self.patient
                 self.audit.record(where, elem, "pseudonymised")
+            elif action is None and elem.tag not in keep_tags():
+                del ds[elem.tag]
+                self.audit.record(where, elem, NOT_KEPT)
             elif elem.VR in ("DA", "DT") and action != "X" and self.shift_days is not None:
                 self._shift(ds, elem, where)
             elif action == "X":
