@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # override (e.g. TORCH_SPEC="torch torchvision") elsewhere.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 CORES ?= all
+# `make report REPORT=report.zip` for the zipped report (results as files beside the HTML).
+REPORT ?= report.html
 
 .PHONY: demo test lint report clean
 
@@ -21,7 +23,7 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile profiles/default
 
 report: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile profiles/default --report report.html
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile profiles/default --report $(REPORT)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q

@@ -11,7 +11,6 @@ order.
 from __future__ import annotations
 
 import argparse
-import html
 from pathlib import Path
 
 import pandas as pd
@@ -20,18 +19,13 @@ from dynbus.atomic import atomic_dir, atomic_open, write_csv
 from dynbus.csv_input import read_csv_checked
 from dynbus.errors import InputFileError
 from dynbus.evaluation.stats import pearson_chi2
+from dynbus.html_table import to_html
 
 COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp"]
 TABLES = {"table1": 0.2, "table2": 0.5}
 FIELDS = ["FN", "TP", "FP", "Sensitivity (%)"]
 EXTENDED_TITLE = ("Extended statistics: exact McNemar P, Wilson and patient-level bootstrap "
                   "95 % CIs of each sensitivity and of the difference")
-HTML_STYLE = [
-    {"selector": "", "props": "border-collapse: collapse; font: 14px sans-serif;"},
-    {"selector": "caption", "props": "caption-side: top; text-align: left; padding: 6px 0;"},
-    {"selector": "th, td", "props": "border: 1px solid #bbb; padding: 3px 8px;"},
-    {"selector": "td", "props": "text-align: right;"},
-]
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -104,17 +98,6 @@ def to_latex(table: pd.DataFrame, caption: str) -> str:
     lines = latex.splitlines(keepends=True)
     lines.insert(lines.index("\\toprule\n") + 2, rule + "\n")  # under the FP-rate header
     return "".join(lines)
-
-
-def to_html(frame: pd.DataFrame, title: str, index: bool = True) -> str:
-    """A standalone HTML page holding one table under its title (for the Snakemake report)."""
-    styler = frame.style.set_uuid("dynbus").format(escape="html").set_caption(html.escape(title))
-    styler = styler.set_table_styles(HTML_STYLE)
-    if not index:
-        styler = styler.hide(axis="index")
-    return (f"<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title></head>\n<body>\n{styler.to_html()}</body>\n"
-            "</html>\n")
 
 
 def extended_table(stats: pd.DataFrame) -> pd.DataFrame:
