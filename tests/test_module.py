@@ -37,7 +37,7 @@ rule pythonpath:
     output:
         "pythonpath.txt",
     shell:
-        "echo \\"${{PYTHONPATH:-}}\\" > {{output}}"
+        "echo \\"$PYTHONPATH\\" > {{output}}"
 """
 
 

@@ -125,8 +125,8 @@ def test_report_opens_on_a_description_of_the_run(report, tmp_path):
 def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
     run, path = report
     navigated = tmp_path / "navigated.html"
-    navigated.write_text(path.read_text(encoding="utf-8").replace("</body>", NAVIGATE + "</body>"),
-                         encoding="utf-8")
+    page, end = path.read_text(encoding="utf-8").rsplit("</body>", 1)  # the page's own end
+    navigated.write_text(page + NAVIGATE + "</body>" + end, encoding="utf-8")
     probe = Page(chromium(tmp_path / "profile", "--dump-dom", navigated.as_uri())).probe
     assert probe["images"] and min(probe["images"]) > 300  # the PNG decoded in the page
     assert "IoU ≥ 0.5" in probe["caption"]
