@@ -25,9 +25,8 @@ def scheduled(workdir: Path) -> set[str]:
 
 
 @contextlib.contextmanager
-def deleted(workdir: Path, names: list[str]) -> Iterator[None]:
-    """Move ``names`` out of ``workdir`` for the block, then back (same modification times)."""
-    aside = workdir / "aside"
+def deleted(workdir: Path, names: list[str], aside: Path) -> Iterator[None]:
+    """Move ``names`` out of ``workdir`` into ``aside`` for the block, then back (same times)."""
     moved = []
     try:
         for k, name in enumerate(names):
@@ -56,14 +55,15 @@ def test_every_file_under_results_is_a_declared_output(tiny_runs):
 @pytest.mark.parametrize("names, rules", [
     (["results/eval/counts.csv"], {"evaluate", "tables", "plots", "figures"}),
     (["results/detections/test.coco.json"], {"infer"}),
+    (["results/reports/skipped_inputs.csv"], {"manifest"}),
     # Outputs nothing else reads: deleted together, exactly their rules (and timings) rerun.
     (["results/tables/extended.md", "results/plots/froc_iou0.5.pdf",
       "results/figures/examples.png", "results/reports/config.yaml"],
      {"tables", "plots", "figures", "run_info", "timings"}),
-], ids=["counts", "coco", "leaves"])
-def test_deleting_outputs_schedules_their_rules(tiny_runs, names, rules):
+], ids=["counts", "coco", "skipped", "leaves"])
+def test_deleting_outputs_schedules_their_rules(tiny_runs, tmp_path, names, rules):
     first, _ = tiny_runs
-    with deleted(first, names):
+    with deleted(first, names, tmp_path):
         jobs = scheduled(first)
     assert rules <= jobs
     if len(names) > 1:

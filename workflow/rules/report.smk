@@ -1,5 +1,7 @@
 # What the report adds to the results: the resolved config, software versions, job timings;
-# and the deliverables that `rule all` asks for.
+# and the outputs that `rule all` asks for: all of them, so that a deleted one is made again. Two
+# functions: while the manifest checkpoint is incomplete (one of its outputs deleted), Snakemake
+# replaces a function that needs it by the checkpoint's first output only.
 import shlex
 
 from snakemake import __version__ as SNAKEMAKE_VERSION
@@ -22,12 +24,14 @@ def job_benchmarks(wildcards):
     return [(rule, str(path)) for rule, path in jobs]
 
 
-def deliverables(wildcards):
-    """Every result the study reports (and so everything upstream of it)."""
+def study_outputs(wildcards):
+    """Every output of the study's jobs but the per-sequence ones."""
     return [
-        "results/reports/split_summary.csv",
-        "results/detections/val.csv",
-        "results/model/training.png",
+        *rules.manifest.output,
+        *rules.annotations.output,
+        *rules.split.output,
+        *rules.train.output,
+        *expand(rules.infer.output, split=["val", "test"]),
         *rules.evaluate.output,
         *rules.tables.output,
         *expand(rules.plots.output, iou=HIT_IOU),
@@ -35,6 +39,11 @@ def deliverables(wildcards):
         *rules.run_info.output,
         *rules.timings.output,
     ]
+
+
+def sequence_outputs(wildcards):
+    """The per-sequence outputs (known once the manifest checkpoint has run)."""
+    return expand([*rules.deidentify.output, *rules.frames.output], seq=sequence_ids())
 
 
 rule run_info:
