@@ -20,7 +20,7 @@ def job_benchmarks(wildcards):
     jobs += [("infer", path) for path in expand(rules.infer.benchmark, split=["val", "test"])]
     jobs += [("evaluate", rules.evaluate.benchmark), ("tables", rules.tables.benchmark)]
     jobs += [("plots", path) for path in expand(rules.plots.benchmark, iou=HIT_IOU)]
-    jobs += [("figures", rules.figures.benchmark)]
+    jobs += [("figures", rules.figures.benchmark), ("run_info", rules.run_info.benchmark)]
     return [(name, str(path)) for name, path in jobs]
 
 

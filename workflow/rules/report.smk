@@ -22,6 +22,8 @@ rule run_info:
         snakemake=SNAKEMAKE_VERSION,
     log:
         "logs/run_info.log",
+    benchmark:
+        "benchmarks/out/run_info.tsv"
     conda:
         "../../envs/torch.yaml"
     shell:
@@ -45,6 +47,8 @@ rule timings:
         jobs=lambda w: " ".join(shlex.quote(f"{name}={path}") for name, path in job_benchmarks(w)),
     log:
         "logs/timings.log",
+    benchmark:
+        "benchmarks/out/timings.tsv"
     conda:
         "../../envs/stats.yaml"
     shell:
