@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # (pip-compile of pyproject.toml, Python 3.11, x86_64 Linux). `make lock` refreshes it.
 LOCK := requirements.lock
 CORES ?= all
+# `make report REPORT=report.zip` for the zipped report (results as files beside the HTML).
+REPORT ?= report.html
 
 .PHONY: demo test lint report clean lock
 
@@ -30,7 +32,7 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile profiles/default
 
 report: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile profiles/default --report report.html
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile profiles/default --report $(REPORT)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q

@@ -32,6 +32,8 @@ STAGES: dict[str, tuple[str, str]] = {
         "dynbus.evaluation.figures",
         "qualitative figure: TP / FP / FN boxes on test frames",
     ),
+    "runinfo": ("dynbus.runinfo", "the run's resolved configuration and software versions"),
+    "timings": ("dynbus.timings", "summarize the Snakemake benchmark files per rule"),
 }
 
 

@@ -17,9 +17,14 @@ try:
 except DynbusError as error:
     sys.exit(f"dynbus: {error}")  # one line: no Snakemake traceback, no schema dump
 
-# With --use-conda the envs hold third-party pins only; the checkout's package comes from src/.
-PACKAGE_SOURCE = os.path.join(workflow.basedir, "src")
-shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(PACKAGE_SOURCE)}; ")
+# With --use-conda the envs hold third-party pins only; the package comes from the checkout's
+# src/, found from this file so that it also works when the workflow is used as a module. A
+# remote module (github(...)) has no src/ on disk: then the installed `dynbus` command runs.
+PACKAGE_SOURCE = os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src"))
+SHELL_PREFIX = "set -euo pipefail; "
+if os.path.isdir(os.path.join(PACKAGE_SOURCE, "dynbus")):
+    SHELL_PREFIX += f"export PYTHONPATH={shlex.quote(PACKAGE_SOURCE)}; "
+shell.prefix(SHELL_PREFIX)
 
 LINKAGE = config["linkage"]["dir"]
 KEY = config["linkage"]["key"]

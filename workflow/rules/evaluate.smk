@@ -1,5 +1,11 @@
 # Single- vs multi-frame evaluation on the test split, then the paper's tables, FROC plots, figures.
 
+# The paper's tables (file stem -> hit IoU), as `dynbus tables` writes them.
+PAPER_TABLES = {"table1": 0.2, "table2": 0.5}
+# The example figure's operating point: the lowest hit IoU and the middle FP rate of the config.
+EXAMPLE_IOU = min(config["evaluate"]["hit_iou"])
+EXAMPLE_FP_RATE = sorted(config["evaluate"]["fp_rates"])[len(config["evaluate"]["fp_rates"]) // 2]
+
 
 rule evaluate:
     input:
@@ -12,6 +18,8 @@ rule evaluate:
         bands="results/eval/froc_bands.csv",
         hits="results/eval/lesion_hits.csv",
         stats="results/eval/stats.csv",
+        single_frames="results/eval/single_frames.csv",
+        settings="results/eval/settings.json",
     params:
         cfg=stage_config("single_frame", "fusion", "evaluate"),
         out=lambda w, output: os.path.dirname(output.counts),
@@ -32,21 +40,24 @@ rule tables:
         counts="results/eval/counts.csv",
         stats="results/eval/stats.csv",
     output:
+        *[
+            report(
+                f"results/tables/{stem}.html",
+                caption="../report/tables.rst",
+                category="Tables",
+                labels={"table": f"Table {stem[-1]}", "IoU": f"{iou:g}"},
+            )
+            for stem, iou in PAPER_TABLES.items()
+        ],
         report(
-            multiext("results/tables/table1", ".csv", ".md", ".tex"),
-            caption="../report/tables.rst",
+            "results/tables/extended.html",
+            caption="../report/extended.rst",
             category="Tables",
+            labels={"table": "extended statistics", "IoU": "all"},
         ),
-        report(
-            multiext("results/tables/table2", ".csv", ".md", ".tex"),
-            caption="../report/tables.rst",
-            category="Tables",
-        ),
-        report(
-            "results/tables/extended.csv",
-            caption="../report/tables.rst",
-            category="Tables",
-        ),
+        *expand("results/tables/{stem}.{ext}", stem=PAPER_TABLES, ext=["csv", "md", "tex"]),
+        "results/tables/extended.csv",
+        "results/tables/extended.md",
     params:
         out=lambda w, output: os.path.dirname(output[0]),
     log:
@@ -62,31 +73,37 @@ rule tables:
 
 rule plots:
     input:
-        "results/eval/froc.csv",
-        "results/eval/froc_bands.csv",
-        "results/eval/counts.csv",
+        counts="results/eval/counts.csv",
+        bands="results/eval/froc_bands.csv",
+        stats="results/eval/stats.csv",
     output:
-        report(
-            expand("results/plots/froc_iou{iou}.{ext}", iou=config["evaluate"]["hit_iou"], ext=["png", "pdf"]),
-            caption="../report/froc.rst",
+        png=report(
+            "results/plots/froc_iou{iou}.png",
+            caption="../report/froc_png.rst",
             category="FROC",
+            labels={"figure": "FROC", "IoU": "{iou}", "format": "PNG"},
         ),
-    params:
-        eval=lambda w, input: os.path.dirname(input[0]),
-        out=lambda w, output: os.path.dirname(output[0]),
+        pdf=report(
+            "results/plots/froc_iou{iou}.pdf",
+            caption="../report/froc_pdf.rst",
+            category="FROC",
+            labels={"figure": "FROC", "IoU": "{iou}", "format": "PDF"},
+        ),
     log:
-        "logs/plots.log",
+        "logs/plots/iou{iou}.log",
     benchmark:
-        "benchmarks/out/plots.tsv"
+        "benchmarks/out/plots/iou{iou}.tsv"
     conda:
         "../../envs/stats.yaml"
     shell:
-        "dynbus plots --eval {params.eval:q} --out {params.out:q} > {log:q} 2>&1"
+        "dynbus plots --counts {input.counts:q} --bands {input.bands:q} --stats {input.stats:q}"
+        " --iou {wildcards.iou} --out {output.png:q} {output.pdf:q} > {log:q} 2>&1"
 
 
 rule figures:
     input:
-        hits="results/eval/lesion_hits.csv",
+        counts="results/eval/counts.csv",
+        single_frames="results/eval/single_frames.csv",
         detections="results/detections/test.csv",
         annotations="results/annotations.csv",
         frames=all_frames,
@@ -95,11 +112,12 @@ rule figures:
             "results/figures/examples.png",
             caption="../report/examples.rst",
             category="Examples",
+            labels={"figure": "examples", "IoU": f"{EXAMPLE_IOU:g}", "format": "PNG"},
         ),
     params:
-        eval=lambda w, input: os.path.dirname(input.hits),
         frames=lambda w, input: os.path.dirname(input.frames[0]),
-        out=lambda w, output: os.path.dirname(output[0]),
+        iou=EXAMPLE_IOU,
+        fp_rate=EXAMPLE_FP_RATE,
     log:
         "logs/figures.log",
     benchmark:
@@ -107,6 +125,7 @@ rule figures:
     conda:
         "../../envs/stats.yaml"
     shell:
-        "dynbus figures --eval {params.eval:q} --detections {input.detections:q}"
-        " --annotations {input.annotations:q} --frames {params.frames:q} --out {params.out:q}"
-        " > {log:q} 2>&1"
+        "dynbus figures --counts {input.counts:q} --single-frames {input.single_frames:q}"
+        " --detections {input.detections:q} --annotations {input.annotations:q}"
+        " --frames {params.frames:q} --iou {params.iou} --fp-rate {params.fp_rate}"
+        " --out {output:q} > {log:q} 2>&1"

@@ -1,4 +1,4 @@
-"""``dynbus figures``: a qualitative figure like the paper's Figs 4-5 (``examples.png``).
+"""``dynbus figures``: a qualitative figure like the paper's Figs 4-5 (e.g. ``examples.png``).
 
 Test frames drawn by the single-frame protocol, with the detections kept at the operating
 threshold (``--iou``, ``--fp-rate``): true positives green, false positives (e.g. a rib) red,
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dynbus.atomic import atomic_dir
+from dynbus.atomic import atomic_path
 from dynbus.errors import InputFileError
 from dynbus.evaluation.boxes import iou_matrix
 from dynbus.evaluation.inputs import ANNOTATION_COLUMNS, BOX, DETECTION_COLUMNS, read_table
@@ -25,11 +25,13 @@ STYLE = {"TP": "#2ca02c", "FP": "#d62728", "FN": "#ffdd00", "duplicate": "#aaaaa
 def get_args_parser() -> argparse.ArgumentParser:
     """Command-line options of ``dynbus figures``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval", required=True, help="output directory of dynbus evaluate")
+    parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
+    parser.add_argument("--single-frames", required=True,
+                        help="single_frames.csv of dynbus evaluate (the drawn frames)")
     parser.add_argument("--detections", required=True, help="detections CSV of the split")
     parser.add_argument("--annotations", required=True, help="results/annotations.csv")
     parser.add_argument("--frames", required=True, help="results/frames")
-    parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    parser.add_argument("--out", required=True, help="figure file (.png)")
     parser.add_argument("--iou", type=float, default=0.2, help="hit IoU of the operating point")
     parser.add_argument("--fp-rate", type=float, default=0.2, help="FP per sequence of the point")
     parser.add_argument("--examples", type=int, default=4, help="number of frames shown")
@@ -70,19 +72,18 @@ def main(args: argparse.Namespace) -> None:
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Rectangle
 
-    folder = Path(args.eval)
-    for name in ("counts.csv", "single_frames.csv"):
-        if not (folder / name).is_file():
-            raise InputFileError(folder / name, "file not found (run dynbus evaluate first)")
-    counts = pd.read_csv(folder / "counts.csv")
+    for path in (args.counts, args.single_frames):
+        if not Path(path).is_file():
+            raise InputFileError(path, "file not found (run dynbus evaluate first)")
+    counts = pd.read_csv(args.counts)
     point = counts[((counts["iou"] - args.iou).abs() < 1e-9)
                    & ((counts["fp_rate"] - args.fp_rate).abs() < 1e-9)
                    & (counts["method"] == "single")]
     if point.empty:
-        raise InputFileError(folder / "counts.csv", f"no single row at IoU {args.iou:g}, "
+        raise InputFileError(args.counts, f"no single row at IoU {args.iou:g}, "
                              f"FP rate {args.fp_rate:g}")
     threshold = float(point["threshold"].iloc[0])
-    drawn = pd.read_csv(folder / "single_frames.csv", dtype={"sequence_id": str})
+    drawn = pd.read_csv(args.single_frames, dtype={"sequence_id": str})
     dets = read_table(args.detections, DETECTION_COLUMNS, ["frame", *BOX, "score"])
     anns = read_table(args.annotations, ANNOTATION_COLUMNS, ["frame", *BOX])
     dets = dets[dets["score"] >= threshold]
@@ -114,5 +115,5 @@ def main(args: argparse.Namespace) -> None:
     fig.suptitle(f"Single-frame detections at {args.fp_rate:g} FP/sequence "
                  f"(threshold {threshold:.3f}, hit IoU ≥ {args.iou:g})", fontsize=9)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-    with atomic_dir(args.out) as out:
-        fig.savefig(out / "examples.png")
+    with atomic_path(args.out) as tmp:
+        fig.savefig(tmp, format="png")

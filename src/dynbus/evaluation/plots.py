@@ -1,8 +1,9 @@
 """``dynbus plots``: FROC curves, single vs multi-frame, one figure per hit IoU.
 
 Each figure shows both protocols' FROC curves (best sensitivity at each FP-per-sequence rate),
-their patient-level bootstrap 95 % bands and the reported operating points (0.1 / 0.2 / 0.5 FP
-per sequence), as ``froc_iou<iou>.png`` and ``.pdf``. matplotlib, Agg backend.
+their patient-level bootstrap 95 % bands and the reported operating points (the evaluation's FP
+rates), for one hit IoU, written to each ``--out`` file (the format follows the suffix: .png,
+.pdf, .svg). matplotlib, Agg backend.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dynbus.atomic import atomic_dir
+from dynbus.atomic import atomic_path
 from dynbus.errors import InputFileError
 
 COLOURS = {"single": "#1f77b4", "multi": "#d62728"}
@@ -22,14 +23,17 @@ LABELS = {"single": "single-frame", "multi": "multi-frame (fusion)"}
 def get_args_parser() -> argparse.ArgumentParser:
     """Command-line options of ``dynbus plots``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval", required=True, help="output directory of dynbus evaluate")
-    parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
+    parser.add_argument("--bands", required=True, help="froc_bands.csv of dynbus evaluate")
+    parser.add_argument("--stats", required=True, help="stats.csv of dynbus evaluate")
+    parser.add_argument("--iou", required=True, type=float, help="hit IoU of the figure")
+    parser.add_argument("--out", required=True, nargs="+",
+                        help="figure files (format from the suffix: .png, .pdf, .svg)")
     return parser
 
 
-def _read(folder: Path, name: str) -> pd.DataFrame:
-    path = folder / name
-    if not path.is_file():
+def _read(path: str) -> pd.DataFrame:
+    if not Path(path).is_file():
         raise InputFileError(path, "file not found (run dynbus evaluate first)")
     return pd.read_csv(path)
 
@@ -65,13 +69,13 @@ def plot_froc(bands: pd.DataFrame, counts: pd.DataFrame, iou: float, title: str)
 
 
 def main(args: argparse.Namespace) -> None:
-    """Write ``froc_iou<iou>.{png,pdf}`` for every hit IoU of the evaluation."""
-    folder = Path(args.eval)
-    bands, counts = _read(folder, "froc_bands.csv"), _read(folder, "counts.csv")
-    stats = _read(folder, "stats.csv")
+    """Write the FROC figure of hit IoU ``args.iou`` to every ``args.out`` file."""
+    bands, counts, stats = _read(args.bands), _read(args.counts), _read(args.stats)
+    if not ((counts["iou"] - args.iou).abs() < 1e-9).any():
+        raise InputFileError(args.counts, f"no rows at hit IoU {args.iou:g}")
     order = stats["fusion_order"].iloc[0] if len(stats) else "?"
-    with atomic_dir(args.out) as out:
-        for iou in sorted(counts["iou"].unique()):
-            fig = plot_froc(bands, counts, iou, f"FROC, hit IoU ≥ {iou:g} (fusion: {order})")
-            fig.savefig(out / f"froc_iou{iou:g}.png")
-            fig.savefig(out / f"froc_iou{iou:g}.pdf", metadata={"CreationDate": None})
+    fig = plot_froc(bands, counts, args.iou, f"FROC, hit IoU ≥ {args.iou:g} (fusion: {order})")
+    for target in map(Path, args.out):
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=target.suffix.lstrip(".") or None,
+                        metadata={"CreationDate": None} if target.suffix == ".pdf" else None)

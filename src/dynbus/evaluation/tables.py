@@ -3,8 +3,9 @@
 Table 1 is IoU 0.2, Table 2 IoU 0.5; rows single, multi, χ², P; for each FP rate the columns
 FN, TP, FP and sensitivity (%), χ² and P to 3 decimals as the paper prints them. χ² is
 recomputed from the counts (Pearson, no continuity correction). Each table is written as CSV,
-Markdown and LaTeX (booktabs). With ``--stats``, ``extended.{csv,md}`` adds exact McNemar P,
-Wilson and bootstrap 95 % CIs and the fusion order.
+Markdown, LaTeX (booktabs) and HTML (for the Snakemake report). With ``--stats``,
+``extended.{csv,md,html}`` adds exact McNemar P, Wilson and bootstrap 95 % CIs and the fusion
+order.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from dynbus.atomic import atomic_dir, atomic_open, write_csv
 from dynbus.csv_input import read_csv_checked
 from dynbus.errors import InputFileError
 from dynbus.evaluation.stats import pearson_chi2
+from dynbus.html_table import to_html
 
 COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp"]
 TABLES = {"table1": 0.2, "table2": 0.5}
 FIELDS = ["FN", "TP", "FP", "Sensitivity (%)"]
+EXTENDED_TITLE = ("Extended statistics: exact McNemar P, Wilson and patient-level bootstrap "
+                  "95 % CIs of each sensitivity and of the difference")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -73,30 +77,27 @@ def _flat(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame, title: str) -> str:
-    """A GitHub-flavoured Markdown table (column headers ``<rate> <field>``)."""
+    """A GitHub-flavoured Markdown table (column headers ``<rate> <field>``) under a bold title."""
     flat = _flat(table)
-    lines = [f"**{title}**", "", "| " + " | ".join(flat.columns) + " |",
-             "|" + "|".join([":--"] + ["--:"] * (flat.shape[1] - 1)) + "|"]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in flat.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    body = flat.to_markdown(index=False, disable_numparse=True,
+                            colalign=["left"] + ["right"] * (flat.shape[1] - 1))
+    return f"**{title}**\n\n{body}\n"
 
 
 def to_latex(table: pd.DataFrame, caption: str) -> str:
     """A booktabs LaTeX table with a two-level header (FP rate over FN / TP / FP / Sens.)."""
-    rates = list(dict.fromkeys(rate for rate, _ in table.columns))
-    k = len(FIELDS)
     escape = {"χ²": r"$\chi^2$", "P": "$P$", "Sensitivity (%)": r"Sens.\ (\%)"}
-    lines = [r"\begin{table}[ht]", r"\centering", f"\\caption{{{caption}}}",
-             r"\begin{tabular}{l" + "r" * (k * len(rates)) + "}", r"\toprule",
-             " & " + " & ".join(f"\\multicolumn{{{k}}}{{c}}{{{r}}}" for r in rates) + r" \\",
-             " ".join(f"\\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}"
-                      for i in range(len(rates))),
-             "Protocol & " + " & ".join(escape.get(f, f) for f in FIELDS * len(rates)) + r" \\",
-             r"\midrule"]
-    for name, row in table.iterrows():
-        lines.append(" & ".join([escape.get(name, name), *(str(v) for v in row)]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    frame = table.rename(index=escape, columns=escape)
+    frame.columns = frame.columns.set_names([None, "Protocol"])
+    latex = frame.style.to_latex(
+        environment="table", position="ht", position_float="centering", caption=caption,
+        hrules=True, multicol_align="c", column_format="l" + "r" * frame.shape[1])
+    k = len(FIELDS)
+    rule = " ".join(f"\\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}"
+                    for i in range(frame.shape[1] // k))
+    lines = latex.splitlines(keepends=True)
+    lines.insert(lines.index("\\toprule\n") + 2, rule + "\n")  # under the FP-rate header
+    return "".join(lines)
 
 
 def extended_table(stats: pd.DataFrame) -> pd.DataFrame:
@@ -144,15 +145,13 @@ def main(args: argparse.Namespace) -> None:
             with atomic_open(out / f"{stem}.tex", encoding="utf-8") as handle:
                 handle.write(to_latex(table, title.replace("χ²", r"$\chi^2$").replace(
                     ">=", r"$\geq$")))
+            with atomic_open(out / f"{stem}.html", encoding="utf-8") as handle:
+                handle.write(to_html(table, title.replace(">=", "≥")))
         if stats is not None:
             extended = extended_table(stats)
             write_csv(out / "extended.csv", extended)
             with atomic_open(out / "extended.md", encoding="utf-8") as handle:
-                handle.write(_markdown_plain(extended))
+                handle.write(extended.to_markdown(index=False, disable_numparse=True) + "\n")
+            with atomic_open(out / "extended.html", encoding="utf-8") as handle:
+                handle.write(to_html(extended, EXTENDED_TITLE, index=False))
 
-
-def _markdown_plain(frame: pd.DataFrame) -> str:
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "|".join(["--"] * frame.shape[1]) + "|"]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |"
-              for row in frame.itertuples(index=False)]
-    return "\n".join(lines) + "\n"

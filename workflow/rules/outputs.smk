@@ -1,0 +1,46 @@
+# Helpers of the report and of the `all` target: the jobs' benchmark files, and every output of
+# the study, so that `all` asks for all of them and a deleted one is made again. The outputs
+# come from two functions: while the manifest checkpoint is incomplete (one of its outputs
+# deleted), Snakemake replaces a function that needs it by the checkpoint's first output only.
+import shlex
+
+from snakemake import __version__ as SNAKEMAKE_VERSION
+
+HIT_IOU = config["evaluate"]["hit_iou"]
+
+
+def job_benchmarks(wildcards):
+    """(rule, benchmark TSV) of every job of the study, in DAG order."""
+    jobs = [("simulate", rules.simulate.benchmark)] if config["simulate"]["enabled"] else []
+    jobs += [("manifest", rules.manifest.benchmark), ("annotations", rules.annotations.benchmark)]
+    for name in ("deidentify", "frames"):
+        pattern = getattr(rules, name).benchmark
+        jobs += [(name, path) for path in expand(pattern, seq=sequence_ids())]
+    jobs += [("split", rules.split.benchmark), ("train", rules.train.benchmark)]
+    jobs += [("infer", path) for path in expand(rules.infer.benchmark, split=["val", "test"])]
+    jobs += [("evaluate", rules.evaluate.benchmark), ("tables", rules.tables.benchmark)]
+    jobs += [("plots", path) for path in expand(rules.plots.benchmark, iou=HIT_IOU)]
+    jobs += [("figures", rules.figures.benchmark), ("run_info", rules.run_info.benchmark)]
+    return [(name, str(path)) for name, path in jobs]
+
+
+def study_outputs(wildcards):
+    """Every output of the study's jobs but the per-sequence ones."""
+    return [
+        *rules.manifest.output,
+        *rules.annotations.output,
+        *rules.split.output,
+        *rules.train.output,
+        *expand(rules.infer.output, split=["val", "test"]),
+        *rules.evaluate.output,
+        *rules.tables.output,
+        *expand(rules.plots.output, iou=HIT_IOU),
+        *rules.figures.output,
+        *rules.run_info.output,
+        *rules.timings.output,
+    ]
+
+
+def sequence_outputs(wildcards):
+    """The per-sequence outputs (known once the manifest checkpoint has run)."""
+    return expand([*rules.deidentify.output, *rules.frames.output], seq=sequence_ids())

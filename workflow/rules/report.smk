@@ -1,0 +1,55 @@
+# What the report adds to the results: the resolved configuration, software versions and a
+# summary of the jobs' benchmark timings.
+
+
+rule run_info:
+    output:
+        config=report(
+            "results/reports/config.yaml",
+            caption="../report/config.rst",
+            category="Run information",
+            labels={"item": "resolved configuration"},
+        ),
+        versions=report(
+            "results/reports/versions.html",
+            caption="../report/versions.rst",
+            category="Run information",
+            labels={"item": "software versions"},
+        ),
+        versions_csv="results/reports/versions.csv",
+    params:
+        cfg=stage_config(*config),
+        snakemake=SNAKEMAKE_VERSION,
+    log:
+        "logs/run_info.log",
+    benchmark:
+        "benchmarks/out/run_info.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "dynbus runinfo --config {params.cfg:q} --config-out {output.config:q}"
+        " --versions-csv {output.versions_csv:q} --versions-html {output.versions:q}"
+        " --snakemake {params.snakemake} > {log:q} 2>&1"
+
+
+rule timings:
+    input:
+        lambda w: [path for _, path in job_benchmarks(w)],
+    output:
+        html=report(
+            "results/reports/timings.html",
+            caption="../report/timings.rst",
+            category="Run information",
+            labels={"item": "benchmark timings"},
+        ),
+        csv="results/reports/timings.csv",
+    params:
+        jobs=lambda w: " ".join(shlex.quote(f"{name}={path}") for name, path in job_benchmarks(w)),
+    log:
+        "logs/timings.log",
+    benchmark:
+        "benchmarks/out/timings.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    shell:
+        "dynbus timings {params.jobs} --csv {output.csv:q} --html {output.html:q} > {log:q} 2>&1"
