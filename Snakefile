@@ -22,6 +22,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/detector.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/ablation.smk"
 
 
 rule all:
@@ -36,4 +37,6 @@ rule all:
             ext=["png", "pdf"],
         ),
         "results/figures/examples.png",
+        "results/tables/video_metrics.md",
+        "results/tables/ablation.md",
     default_target: True
