@@ -4,7 +4,8 @@ Boxes of consecutive frames with IoU > ``LINK_IOU`` are linked. Repeatedly: find
 through linked boxes (one per frame, consecutive frames) with the largest score sum (dynamic
 programming over the frames); give its boxes the path's average (or maximum) score; remove
 them and suppress the boxes of the same frames overlapping a path box with IoU > ``NMS_IOU``;
-until no box is left. Each path is a group; suppressed boxes leave the output.
+until the best path is a single box (as the published implementations stop). Each path is a
+group, each remaining box a group of its own with its score; suppressed boxes leave the output.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def seq_nms(
     ends = np.r_[cuts[1:], len(dst)]
     alive = np.ones(n, dtype=bool)
     path_scores: list[float] = []
-    while alive.any():
+    while True:
         best = np.where(alive, scores, -np.inf)
         back = np.full(n, -1, dtype=np.int64)
         for start, end in zip(cuts, ends, strict=True):
@@ -55,13 +56,17 @@ def seq_nms(
         path = [int(np.argmax(best))]
         while back[path[-1]] >= 0:
             path.append(int(back[path[-1]]))
+        if len(path) == 1:
+            break
         members = np.array(path[::-1])
         labels[members] = len(path_scores)
         values = scores[members]
         path_scores.append(float(values.max() if rescore == "max" else values.mean()))
         alive[members] = False
         alive[np.concatenate([near[m] for m in members])] = False
-    return labels, np.array(path_scores)
+    rest = np.flatnonzero(alive)
+    labels[rest] = len(path_scores) + np.arange(len(rest))
+    return labels, np.r_[path_scores, scores[rest]]
 
 
 def _neighbours(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
