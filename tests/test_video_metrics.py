@@ -33,7 +33,8 @@ def write_study(folder: Path, dets: list, anns: list, sequences: dict[str, int],
                  ).to_csv(folder / "man.csv", index=False)
     for s in sequences:
         (folder / "frames" / s).mkdir(parents=True)
-        (folder / "frames" / s / "meta.json").write_text(json.dumps({"frame_time_ms": frame_time_ms}))
+        meta = {"frame_time_ms": frame_time_ms}
+        (folder / "frames" / s / "meta.json").write_text(json.dumps(meta))
     return folder / "det.csv", folder / "ann.csv", folder / "man.csv", folder / "frames"
 
 

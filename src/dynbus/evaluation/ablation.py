@@ -1,4 +1,4 @@
-"""``dynbus ablation``: multi-frame fusion variants on the same detections, against the paper's rule.
+"""``dynbus ablation``: multi-frame fusion variants on the same detections vs the paper's rule.
 
 Variants: the paper's IoU grouping in both ``fusion.order``s x ``max`` / ``mean`` / ``sum`` x
 ``link: all`` / ``window``; Seq-NMS (``seqnms``); ByteTrack tracks (``tracking``). For each:

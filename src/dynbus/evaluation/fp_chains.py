@@ -23,7 +23,9 @@ LINK_IOU = 0.5
 TP_RATIO = 0.9
 
 
-def history_links(boxes: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def history_links(
+    boxes: np.ndarray, frames: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(child, candidate, iou)`` for every box and every box 1..HISTORY frames before it with
     IoU > ``LINK_IOU`` (the shared pair search of ``boxes.linked_pairs``)."""
     i, j = linked_pairs(boxes, LINK_IOU, frames, HISTORY)

@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from dynbus.errors import InputFileError
-from dynbus.evaluation.inputs import ANNOTATION_COLUMNS, BOX, MANIFEST_COLUMNS, load_sequences, read_table
+from dynbus.evaluation.inputs import (
+    ANNOTATION_COLUMNS,
+    BOX,
+    MANIFEST_COLUMNS,
+    load_sequences,
+    read_table,
+)
 from dynbus.evaluation.sweep import SequenceData
 
 DEFAULT_FPS = 30.0  # UltraDet's convention (1,800 frames per minute) where a cine has no frame time
