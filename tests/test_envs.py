@@ -82,7 +82,7 @@ def workflow_rules() -> dict[str, tuple[Path | None, str]]:
 
 def stage_of(shellcmd: str) -> str | None:
     """The `dynbus <stage>` a rule's shell command runs, if any."""
-    match = re.search(r"\bdynbus\s+([a-z_]+)", shellcmd)
+    match = re.search(r"\bdynbus\s+([a-z_-]+)", shellcmd)
     return match[1] if match else None
 
 

@@ -24,6 +24,8 @@ def test_whole_dag_writes_tables_plots_and_figures(tiny_runs):
         assert (first / "results" / "plots" / f"froc_iou{iou}.png").stat().st_size > 0
     assert (first / "results" / "figures" / "examples.png").stat().st_size > 0
     assert (first / "results" / "detections" / "val.csv").is_file()
+    for name in ["video_metrics.md", "ablation.md", "extended.csv"]:
+        assert (first / "results" / "tables" / name).stat().st_size > 0
 
 
 def test_same_seed_gives_byte_identical_tables(tiny_runs):

@@ -26,6 +26,11 @@ STAGES: dict[str, tuple[str, str]] = {
     "train": ("dynbus.detector.train", "train the Faster R-CNN detector"),
     "infer": ("dynbus.detector.infer", "run the detector on every frame of a split"),
     "evaluate": ("dynbus.evaluation.evaluate", "single- vs multi-frame FROC evaluation and counts"),
+    "video-metrics": (
+        "dynbus.evaluation.video_metrics",
+        "the field's video metrics (AP50, R@16, FP@R) with bootstrap CIs",
+    ),
+    "ablation": ("dynbus.evaluation.ablation", "multi-frame fusion variants vs the paper's rule"),
     "tables": ("dynbus.evaluation.tables", "render the paper's Tables 1-2 from counts.csv"),
     "plots": ("dynbus.evaluation.plots", "FROC plots with bootstrap bands"),
     "figures": (

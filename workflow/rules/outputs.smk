@@ -21,6 +21,8 @@ def job_benchmarks(wildcards):
     jobs += [("evaluate", rules.evaluate.benchmark), ("tables", rules.tables.benchmark)]
     jobs += [("plots", path) for path in expand(rules.plots.benchmark, iou=HIT_IOU)]
     jobs += [("figures", rules.figures.benchmark), ("run_info", rules.run_info.benchmark)]
+    jobs += [("video_metrics", rules.video_metrics.benchmark)]
+    jobs += [("ablation", rules.ablation.benchmark)]
     return [(name, str(path)) for name, path in jobs]
 
 
@@ -36,6 +38,8 @@ def study_outputs(wildcards):
         *rules.tables.output,
         *expand(rules.plots.output, iou=HIT_IOU),
         *rules.figures.output,
+        *rules.video_metrics.output,
+        *rules.ablation.output,
         *rules.run_info.output,
         *rules.timings.output,
     ]

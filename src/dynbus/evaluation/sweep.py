@@ -117,13 +117,21 @@ def curve(
         if method == "multi" and fusion.order == "threshold_then_group":
             tp[row], fp[row] = _replay(seq, fusion, grid, hit_iou)
             continue
-        scores, overlap = detections(seq, method, fusion)
-        outcome = greedy_match(scores, overlap, hit_iou)
-        entry = _entry(grid, scores)
-        np.add.at(tp[row], entry[outcome >= 0], 1)
-        np.add.at(fp[row], entry[outcome == FALSE_POSITIVE], 1)
-        tp[row], fp[row] = np.cumsum(tp[row]), np.cumsum(fp[row])
+        tp[row], fp[row] = tally(*detections(seq, method, fusion), grid, hit_iou)
     return Curve(grid, tp, fp)
+
+
+def tally(
+    scores: np.ndarray, overlap: np.ndarray, grid: np.ndarray, hit_iou: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """TP and FP of fixed-score detections (boxes or groups) at every threshold of ``grid``."""
+    outcome = greedy_match(scores, overlap, hit_iou)
+    entry = _entry(grid, scores)
+    tp = np.zeros(len(grid), dtype=np.int64)
+    fp = np.zeros_like(tp)
+    np.add.at(tp, entry[outcome >= 0], 1)
+    np.add.at(fp, entry[outcome == FALSE_POSITIVE], 1)
+    return np.cumsum(tp), np.cumsum(fp)
 
 
 def _replay(

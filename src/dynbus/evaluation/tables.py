@@ -11,17 +11,18 @@ order.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 import pandas as pd
 
-from dynbus.atomic import atomic_dir, atomic_open, write_csv
+from dynbus.atomic import atomic_open, write_csv
 from dynbus.csv_input import read_csv_checked
 from dynbus.errors import InputFileError
 from dynbus.evaluation.stats import pearson_chi2
 from dynbus.html_table import to_html
 
-COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp"]
+COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp", "threshold"]
 TABLES = {"table1": 0.2, "table2": 0.5}
 FIELDS = ["FN", "TP", "FP", "Sensitivity (%)"]
 EXTENDED_TITLE = ("Extended statistics: exact McNemar P, Wilson and patient-level bootstrap "
@@ -100,8 +101,13 @@ def to_latex(table: pd.DataFrame, caption: str) -> str:
     return "".join(lines)
 
 
-def extended_table(stats: pd.DataFrame) -> pd.DataFrame:
-    """McNemar P, Wilson and bootstrap CIs per IoU x FP rate, rounded for reading."""
+def extended_table(stats: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """McNemar P, Wilson and bootstrap CIs and each operating point's score threshold per
+    IoU x FP rate, rounded for reading."""
+    thresholds = counts.pivot_table(index=["iou", "fp_rate"], columns="method",
+                                    values="threshold").reindex(
+        pd.MultiIndex.from_frame(stats[["iou", "fp_rate"]]))
+
     def ci(prefix: str) -> pd.Series:
         return stats[f"{prefix}_low"].map("{:.3f}".format) + "-" + stats[f"{prefix}_high"].map(
             "{:.3f}".format)
@@ -117,6 +123,8 @@ def extended_table(stats: pd.DataFrame) -> pd.DataFrame:
         "chi2 P": stats["p"].map("{:.3f}".format), "McNemar exact P": stats["mcnemar_p"].map(
             "{:.3f}".format),
         "fusion order": stats["fusion_order"],
+        "single threshold": thresholds["single"].map("{:.4f}".format).to_numpy(),
+        "multi threshold": thresholds["multi"].map("{:.4f}".format).to_numpy(),
     })
 
 
@@ -134,7 +142,8 @@ def main(args: argparse.Namespace) -> None:
                if ((counts["iou"] - iou).abs() < 1e-9).any()}
     if not present:
         raise InputFileError(args.counts, "no rows at IoU 0.2 or 0.5")
-    with atomic_dir(args.out) as out:
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # other rules write tables here too
+    with contextlib.nullcontext(Path(args.out)) as out:
         for stem, iou in present.items():
             table = paper_table(counts, iou)
             title = (f"Table {stem[-1]}: single- vs multi-frame detection at IoU >= {iou:g} "
@@ -148,7 +157,7 @@ def main(args: argparse.Namespace) -> None:
             with atomic_open(out / f"{stem}.html", encoding="utf-8") as handle:
                 handle.write(to_html(table, title.replace(">=", "≥")))
         if stats is not None:
-            extended = extended_table(stats)
+            extended = extended_table(stats, counts)
             write_csv(out / "extended.csv", extended)
             with atomic_open(out / "extended.md", encoding="utf-8") as handle:
                 handle.write(extended.to_markdown(index=False, disable_numparse=True) + "\n")

@@ -1,0 +1,61 @@
+# The field's video metrics and the fusion ablation, on the test split's detections.
+
+
+rule video_metrics:
+    input:
+        detections="results/detections/test.csv",
+        annotations="results/annotations.csv",
+        splits="results/splits.csv",
+        frames=all_frames,
+    output:
+        metrics="results/eval/video_metrics.csv",
+        table=report(
+            multiext("results/tables/video_metrics", ".csv", ".md"),
+            caption="../report/video_metrics.rst",
+            category="Tables",
+        ),
+    params:
+        cfg=stage_config("single_frame", "evaluate"),
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        table=lambda w, output: os.path.splitext(output.table[0])[0],
+    log:
+        "logs/video_metrics.log",
+    benchmark:
+        "benchmarks/out/video_metrics.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    shell:
+        "dynbus video-metrics --detections {input.detections:q} --annotations {input.annotations:q}"
+        " --manifest {input.splits:q} --split test --frames {params.frames:q}"
+        " --out {output.metrics:q} --table {params.table:q} --config {params.cfg:q} > {log:q} 2>&1"
+
+
+rule ablation:
+    input:
+        detections="results/detections/test.csv",
+        annotations="results/annotations.csv",
+        splits="results/splits.csv",
+        frames=all_frames,
+    output:
+        sensitivity="results/eval/ablation.csv",
+        video="results/eval/ablation_video.csv",
+        table=report(
+            multiext("results/tables/ablation", ".csv", ".md"),
+            caption="../report/ablation.rst",
+            category="Tables",
+        ),
+    params:
+        cfg=stage_config("single_frame", "fusion", "evaluate"),
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        table=lambda w, output: os.path.splitext(output.table[0])[0],
+    log:
+        "logs/ablation.log",
+    benchmark:
+        "benchmarks/out/ablation.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    shell:
+        "dynbus ablation --detections {input.detections:q} --annotations {input.annotations:q}"
+        " --manifest {input.splits:q} --split test --frames {params.frames:q}"
+        " --out {output.sensitivity:q} --video-out {output.video:q} --table {params.table:q}"
+        " --config {params.cfg:q} > {log:q} 2>&1"
