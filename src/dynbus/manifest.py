@@ -7,6 +7,10 @@ series (ordered by InstanceNumber). Two tables come out:
   patient pseudonym and frame offset — what re-keys annotations and feeds de-identification;
 - the **public** manifest (``results/manifest.csv``): pseudonyms, frame counts and sizes only.
 
+With ``--links`` each raw file also gets a pseudonymous symlink there,
+``<sequence_id>/<position>.dcm``, through which the later steps read it. The private files are
+created owner-only (0600 / 0700).
+
 Unusable files stop the run with an error naming the file, or with ``on_bad_input: skip`` are
 listed in a skip report (privately with their path, publicly by file pseudonym).
 """
@@ -23,6 +27,7 @@ from dynbus import config as study_config
 from dynbus.atomic import write_csv
 from dynbus.dicom_io import read_header
 from dynbus.errors import DynbusError, InputFileError
+from dynbus.linkage import link_raw_files, private_files
 from dynbus.pseudonyms import (
     file_pseudonym,
     load_or_create_key,
@@ -167,6 +172,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--skipped", type=Path, default=None, help="public skip report CSV (file pseudonyms only)"
     )
+    parser.add_argument(
+        "--links", type=Path, default=None, help="folder of pseudonymous links to the raw files"
+    )
     study_config.add_config_argument(parser)
     return parser
 
@@ -174,10 +182,14 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     """Write the private and public manifests (and the skip reports)."""
     cfg = study_config.load(args.config)
-    key = load_or_create_key(args.key)
+    with private_files():
+        key = load_or_create_key(args.key)
     private, public, skipped = build_manifest(args.raw_dir, key, cfg["on_bad_input"])
-    write_csv(args.private, private[PRIVATE_COLUMNS])
-    write_csv(args.private.with_name("skipped_inputs.csv"), skipped)
+    with private_files():
+        write_csv(args.private, private[PRIVATE_COLUMNS])
+        write_csv(args.private.with_name("skipped_inputs.csv"), skipped)
+    if args.links is not None:
+        link_raw_files(private, args.raw_dir, args.links)
     if args.skipped is not None:
         write_csv(args.skipped, skipped[["file_id", "problem"]])
     write_csv(args.out, public)

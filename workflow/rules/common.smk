@@ -14,10 +14,7 @@ validate(config, "../schemas/config.schema.yaml", set_default=True)
 PACKAGE_SOURCE = os.path.join(workflow.basedir, "src")
 shell.prefix(f"set -euo pipefail; export PYTHONPATH={shlex.quote(PACKAGE_SOURCE)}; ")
 
-LINKAGE = config["linkage"]["dir"]
-KEY = config["linkage"]["key"]
-RAW = config["raw_dir"]
-RAW_ANNOTATIONS = config["annotations"]
+include: "data.smk"
 
 
 def stage_config(*sections):
@@ -25,19 +22,17 @@ def stage_config(*sections):
     return json.dumps({name: config[name] for name in sections}, sort_keys=True)
 
 
-def raw_annotations_input(wildcards):
-    """The raw annotation file; for the simulated demo, the raw folder that rule simulate makes."""
-    return RAW if config["simulate"]["enabled"] else RAW_ANNOTATIONS
-
-
 @functools.cache
 def _files_per_sequence(path, mtime_ns):
     table = pd.read_csv(path, dtype={"file": str}).sort_values(["sequence_id", "position"])
-    return {seq: [f"{RAW}/{name}" for name in rows["file"]] for seq, rows in table.groupby("sequence_id")}
+    return {
+        seq: [f"{LINKS}/{seq}/{position:06d}.dcm" for position in rows["position"]]
+        for seq, rows in table.groupby("sequence_id")
+    }
 
 
 def files_per_sequence():
-    """Raw files of each sequence in frame order, from the manifest checkpoint (read once)."""
+    """Links to the raw files of each sequence in frame order, from the manifest (read once)."""
     path = checkpoints.manifest.get().output.private
     return _files_per_sequence(path, os.stat(path).st_mtime_ns)
 
@@ -48,7 +43,7 @@ def sequence_ids():
 
 
 def raw_files(wildcards):
-    """The raw files of one sequence, in frame order."""
+    """The pseudonymous links to the raw files of one sequence, in frame order."""
     return files_per_sequence()[wildcards.seq]
 
 
