@@ -127,7 +127,8 @@ def test_manifest_reruns_when_a_raw_file_is_added_or_changed(user_study, prepare
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"linkage": {"dir": "results/linkage"}}, "linkage.dir must not be inside results/"),
+        ({"linkage": {"dir": "results/linkage"}}, "linkage.dir and results/, which holds outputs"),
+        ({"linkage": {"dir": "."}}, "linkage.dir and results/, which holds outputs"),
         ({"linkage": {"key": "demo/key.hex"}}, "linkage.key must not be inside demo/"),
         ({"raw_dir": "results/raw"}, "raw_dir must not be inside results/"),
     ],

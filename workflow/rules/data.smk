@@ -3,6 +3,7 @@
 # through pseudonymous links under linkage.dir, so no raw path or name reaches a command line, a
 # log or Snakemake's records. Configs that could overwrite it or expose the linkage are refused.
 import hashlib
+import stat
 
 
 DEMO = "demo"  # the demo's own folder, made by the simulate rule: raw/ and its public key.hex
@@ -32,8 +33,8 @@ def _refuse(problem):
 def check_data_paths():
     """Refuse a config that could make a rule overwrite the user's data or expose the linkage."""
     for folder in OUTPUT_FOLDERS:
-        if _inside(LINKAGE, folder):
-            _refuse(f"linkage.dir must not be inside {folder}/, which holds outputs")
+        if _inside(LINKAGE, folder) or _inside(folder, LINKAGE):
+            _refuse(f"linkage.dir and {folder}/, which holds outputs, must not contain one another")
     if SIMULATE:
         if not (
             os.path.realpath(RAW) == os.path.realpath(DEMO_RAW)
@@ -56,15 +57,22 @@ def check_data_paths():
         _refuse("annotations is not a file")
 
 
+def _owner_only(path):
+    mode = os.lstat(path).st_mode
+    if mode & 0o077:
+        os.chmod(path, stat.S_IMODE(mode) & ~0o077)
+
+
 def secure_linkage():
-    """Make linkage.dir owner-only: every file in it 0600, every folder 0700 (links left alone)."""
+    """Take group and other permissions off linkage.dir and everything in it (links aside): the
+    files the workflow writes there become 0600, its folders 0700."""
     os.makedirs(LINKAGE, mode=0o700, exist_ok=True)
     for root, _, files in os.walk(LINKAGE):
-        os.chmod(root, 0o700)
+        _owner_only(root)
         for name in files:
             path = os.path.join(root, name)
             if not os.path.islink(path):
-                os.chmod(path, 0o600)
+                _owner_only(path)
 
 
 def _point(link, target):
