@@ -57,6 +57,8 @@ def main() -> None:
         n_files = simulate_raw(work, args.patients)
         config = {
             "simulate": {"enabled": False},
+            "raw_dir": "raw",
+            "annotations": "raw/annotations.csv",
             "linkage": {"dir": "linkage", "key": "linkage/key.hex"},
         }
         (work / "config.yaml").write_text(json.dumps(config))

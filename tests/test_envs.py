@@ -171,7 +171,8 @@ def test_the_venv_holds_exactly_the_lock():
         for dist in importlib.metadata.distributions()
     }
     for name, pinned in parse_lock().items():
-        assert installed.get(name) == pinned, f"lock pins {name}=={pinned}, venv has {installed.get(name)}"
+        found = installed.get(name)
+        assert found == pinned, f"lock pins {name}=={pinned}, the venv has {found}"
 
 
 @pytest.mark.parametrize("env", ENV_FILES, ids=lambda path: path.name)

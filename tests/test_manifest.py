@@ -95,13 +95,17 @@ def test_cli_keeps_raw_names_out_of_the_public_files(raw, tmp_path):
             str(out / "manifest.csv"),
             "--skipped",
             str(out / "skipped.csv"),
+            "--links",
+            str(tmp_path / "linkage" / "raw"),
             "--config",
             '{"on_bad_input": "skip"}',
         ],
         check=True,
         capture_output=True,
     )
-    assert (tmp_path / "linkage" / "key.hex").stat().st_mode & 0o077 == 0
+    for path in [tmp_path / "linkage", *(tmp_path / "linkage").rglob("*")]:
+        if not path.is_symlink():
+            assert path.stat().st_mode & 0o077 == 0, path
     private = (tmp_path / "linkage" / "manifest.csv").read_text()
     problems = (tmp_path / "linkage" / "problems.csv").read_text()
     assert "MUELLER" in private and "broken.dcm" in problems
@@ -136,3 +140,23 @@ def test_cli_error_names_the_file(raw, tmp_path):
     assert "nopatient" not in result.stderr
     assert "KLEIN^BERT/nopatient.dcm" in (tmp_path / "problems.csv").read_text()
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_cli_links_each_raw_file_under_pseudonyms(raw, tmp_path):
+    links = tmp_path / "linkage" / "raw"
+    command = [
+        "dynbus", "manifest", str(raw), "--key", str(tmp_path / "key.hex"),
+        "--private", str(tmp_path / "linkage" / "manifest.csv"),
+        "--out", str(tmp_path / "m.csv"), "--links", str(links),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    private = pd.read_csv(tmp_path / "linkage" / "manifest.csv")
+    found = {path.relative_to(links).as_posix(): path.resolve() for path in links.rglob("*.dcm")}
+    assert found == {
+        f"{row.sequence_id}/{row.position:06d}.dcm": (raw / row.file).resolve()
+        for row in private.itertuples()
+    }
+    assert all(path.is_symlink() for path in links.rglob("*.dcm"))
+    (raw / "KLEIN^BERT" / "img0.dcm").unlink()
+    subprocess.run(command, check=True, capture_output=True)
+    assert len(list(links.rglob("*.dcm"))) == len(found) - 1

@@ -15,6 +15,10 @@ sizes) stop the run, or with ``on_bad_input: skip`` are left out; CD-export and 
 left out. Errors and reports name a raw file by its handle (``raw file 17/230``: its place in
 the sorted raw folder) and file pseudonym; the private problem record beside the private
 manifest (``problems.csv``, mode 0600) holds its path.
+
+With ``--links`` each raw file also gets a pseudonymous symlink there,
+``<sequence_id>/<position>.dcm``, through which the later steps read it. The private files are
+created owner-only (0600 / 0700).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dynbus.atomic import write_csv
 from dynbus.deid.pixels import clip_box, ultrasound_regions
 from dynbus.dicom_io import check_frames, integer_value, number_of_frames, read_header
 from dynbus.errors import DynbusError, InputFileError
+from dynbus.linkage import link_raw_files, private_files
 from dynbus.pseudonyms import (
     file_pseudonym,
     load_or_create_key,
@@ -277,6 +282,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--skipped", type=Path, default=None, help="public skip report CSV (handles, pseudonyms)"
     )
+    parser.add_argument(
+        "--links", type=Path, default=None, help="folder of pseudonymous links to the raw files"
+    )
     study_config.add_config_argument(parser)
     return parser
 
@@ -284,12 +292,15 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     """Write the private and public manifests (and the skip reports)."""
     cfg = study_config.load(args.config)
-    key = load_or_create_key(args.key)
     record = args.private.with_name("problems.csv")
-    private, public, skipped = build_manifest(
-        args.raw_dir, key, cfg["on_bad_input"], cfg["deid"]["fallback_box"], record
-    )
-    write_csv(args.private, private[PRIVATE_COLUMNS])
+    with private_files():
+        key = load_or_create_key(args.key)
+        private, public, skipped = build_manifest(
+            args.raw_dir, key, cfg["on_bad_input"], cfg["deid"]["fallback_box"], record
+        )
+        write_csv(args.private, private[PRIVATE_COLUMNS])
+    if args.links is not None:
+        link_raw_files(private, args.raw_dir, args.links)
     if args.skipped is not None:
         write_csv(args.skipped, skipped[PUBLIC_PROBLEM_COLUMNS])
     write_csv(args.out, public)

@@ -19,14 +19,28 @@ from dynbus.errors import DynbusError
 KEY_BYTES = 32
 
 
-def write_key(path: str | Path, key: bytes) -> None:
-    """Write ``key`` as hex to ``path`` with mode 0600, atomically (replacing any old key)."""
-    key_path = Path(path)
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".key.", dir=key_path.parent)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key.hex() + "\n")
-    os.replace(tmp, key_path)
+def _create_key_file(path: Path, key: bytes) -> bool:
+    """Write ``key`` to a new file (0600), complete or not at all; False if ``path`` exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".key.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key.hex() + "\n")
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def create_key(path: str | Path, key: bytes) -> None:
+    """Write ``key`` to a new key file (mode 0600); an existing key file is never replaced.
+
+    A file that already holds the same key is left as it is; one holding another key is an error.
+    """
+    if not _create_key_file(Path(path), key) and read_key(path) != key:
+        raise DynbusError(f"{path}: holds another linkage key, which is never overwritten")
 
 
 def demo_key(seed: int) -> bytes:
@@ -34,18 +48,9 @@ def demo_key(seed: int) -> bytes:
     return hashlib.sha256(f"dynbus synthetic demo {seed}".encode()).digest()
 
 
-def load_or_create_key(path: str | Path) -> bytes:
-    """Read the hex HMAC key at ``path``, creating a random one (mode 0600) if it is missing."""
+def read_key(path: str | Path) -> bytes:
+    """Read the hex HMAC key at ``path``."""
     key_path = Path(path)
-    if not key_path.exists():
-        key_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w", encoding="ascii") as handle:
-                handle.write(secrets.token_hex(KEY_BYTES) + "\n")
     text = key_path.read_text(encoding="ascii").strip()
     try:
         key = bytes.fromhex(text)
@@ -54,6 +59,13 @@ def load_or_create_key(path: str | Path) -> bytes:
     if len(key) < 16:
         raise DynbusError(f"{key_path}: linkage key is shorter than 16 bytes")
     return key
+
+
+def load_or_create_key(path: str | Path) -> bytes:
+    """Read the hex HMAC key at ``path``, creating a random one (mode 0600) if it is missing."""
+    if not Path(path).exists():
+        _create_key_file(Path(path), secrets.token_bytes(KEY_BYTES))
+    return read_key(path)
 
 
 def _digest(key: bytes, domain: str, value: str) -> bytes:

@@ -7,7 +7,16 @@ import sys
 
 import pandas as pd
 
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+# With --use-conda the envs hold third-party pins only; the package comes from the checkout's
+# src/, found from this file so that it also works when the workflow is used as a module. A
+# remote module (github(...)) has no src/ on disk: then the installed `dynbus` command runs.
+PACKAGE_SOURCE = os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src"))
+SHELL_PREFIX = "set -euo pipefail; "
+if os.path.isdir(os.path.join(PACKAGE_SOURCE, "dynbus")):
+    SHELL_PREFIX += f"export PYTHONPATH={shlex.quote(PACKAGE_SOURCE)}; "
+    sys.path.insert(0, PACKAGE_SOURCE)
+shell.prefix(SHELL_PREFIX)
+
 from dynbus.config import validate as validate_config  # noqa: E402
 from dynbus.errors import DynbusError  # noqa: E402
 
@@ -17,19 +26,8 @@ try:
 except DynbusError as error:
     sys.exit(f"dynbus: {error}")  # one line: no Snakemake traceback, no schema dump
 
-# With --use-conda the envs hold third-party pins only; the package comes from the checkout's
-# src/, found from this file so that it also works when the workflow is used as a module. A
-# remote module (github(...)) has no src/ on disk: then the installed `dynbus` command runs.
-PACKAGE_SOURCE = os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src"))
-SHELL_PREFIX = "set -euo pipefail; "
-if os.path.isdir(os.path.join(PACKAGE_SOURCE, "dynbus")):
-    SHELL_PREFIX += f"export PYTHONPATH={shlex.quote(PACKAGE_SOURCE)}; "
-shell.prefix(SHELL_PREFIX)
 
-LINKAGE = config["linkage"]["dir"]
-KEY = config["linkage"]["key"]
-RAW = config["raw_dir"]
-RAW_ANNOTATIONS = config["annotations"]
+include: "data.smk"
 
 
 def stage_config(*sections):
@@ -37,19 +35,17 @@ def stage_config(*sections):
     return json.dumps({name: config[name] for name in sections}, sort_keys=True)
 
 
-def raw_annotations_input(wildcards):
-    """The raw annotation file; for the simulated demo, the raw folder that rule simulate makes."""
-    return RAW if config["simulate"]["enabled"] else RAW_ANNOTATIONS
-
-
 @functools.cache
 def _files_per_sequence(path, mtime_ns):
     table = pd.read_csv(path, dtype={"file": str}).sort_values(["sequence_id", "position"])
-    return {seq: [f"{RAW}/{name}" for name in rows["file"]] for seq, rows in table.groupby("sequence_id")}
+    return {
+        seq: [f"{LINKS}/{seq}/{position:06d}.dcm" for position in rows["position"]]
+        for seq, rows in table.groupby("sequence_id")
+    }
 
 
 def files_per_sequence():
-    """Raw files of each sequence in frame order, from the manifest checkpoint (read once)."""
+    """Links to the raw files of each sequence in frame order, from the manifest (read once)."""
     path = checkpoints.manifest.get().output.private
     return _files_per_sequence(path, os.stat(path).st_mtime_ns)
 
@@ -60,7 +56,7 @@ def sequence_ids():
 
 
 def raw_files(wildcards):
-    """The raw files of one sequence, in frame order."""
+    """The pseudonymous links to the raw files of one sequence, in frame order."""
     return files_per_sequence()[wildcards.seq]
 
 

@@ -1,16 +1,19 @@
 # Raw DICOM -> pseudonymous sequences -> de-identified DICOM -> PNG frames; annotations re-keyed.
-# Rules that read raw data log into the private linkage folder: raw names may carry PHI.
+# Rules that read raw data log into the private linkage folder: raw names may carry PHI. They
+# reach the raw data through links named by pseudonyms (data.smk, LINKS), never by raw paths.
 
 
 checkpoint manifest:
     input:
-        RAW,
+        unpack(manifest_input),
     output:
         private=f"{LINKAGE}/manifest.csv",
+        links=directory(LINKS),
         public="results/manifest.csv",
         skipped="results/reports/skipped_inputs.csv",
     params:
         key=KEY,
+        raw_tree=raw_tree_digest,
         cfg=stage_config("on_bad_input", "deid"),
     log:
         f"{LINKAGE}/logs/manifest.log",
@@ -19,8 +22,9 @@ checkpoint manifest:
     conda:
         "../../envs/dicom.yaml"
     shell:
-        "dynbus manifest {input:q} --key {params.key:q} --private {output.private:q}"
-        " --out {output.public:q} --skipped {output.skipped:q} --config {params.cfg:q}"
+        "dynbus manifest {input.raw:q} --key {params.key:q} --private {output.private:q}"
+        " --links {output.links:q} --out {output.public:q} --skipped {output.skipped:q}"
+        " --config {params.cfg:q}"
         " > {log:q} 2>&1"
 
 
@@ -73,7 +77,7 @@ rule annotations:
         annotations="results/annotations.csv",
         report="results/reports/bad_annotations.csv",
     params:
-        raw_annotations=RAW_ANNOTATIONS,
+        raw_annotations=raw_annotations,
         cfg=stage_config("on_bad_annotation"),
     log:
         f"{LINKAGE}/logs/annotations.log",

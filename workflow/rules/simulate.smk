@@ -1,15 +1,16 @@
-# The embedded synthetic study (demo only): raw cine DICOM with fake PHI + annotations.csv, and
-# its public linkage key (derived from the seed) so the demo gives the same tables everywhere.
-if config["simulate"]["enabled"]:
+# The embedded synthetic study (demo only), in a folder of its own: raw cine DICOM with fake PHI +
+# annotations.csv, and its public linkage key (derived from the seed) so the demo gives the same
+# tables everywhere. The user's raw_dir, annotations and linkage.key are never outputs.
+if SIMULATE:
 
     rule simulate:
         output:
-            raw=directory(RAW),
-            key=KEY,
+            raw=directory(DEMO_RAW),
+            key=DEMO_KEY,
         params:
             cfg=stage_config("simulate"),
         log:
-            f"{LINKAGE}/logs/simulate.log",
+            "logs/simulate.log",
         benchmark:
             "benchmarks/out/simulate.tsv"
         conda:

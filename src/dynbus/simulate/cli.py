@@ -6,7 +6,7 @@ import argparse
 
 from dynbus.config import add_config_argument, load
 from dynbus.errors import DynbusError
-from dynbus.pseudonyms import demo_key, write_key
+from dynbus.pseudonyms import create_key, demo_key
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -21,8 +21,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--linkage-key",
         default=None,
-        help="also write the synthetic study's linkage key here (derived from the seed, so the "
-        "demo's pseudonyms, split and tables are the same on every machine)",
+        help="also write the synthetic study's public linkage key here (derived from the seed, "
+        "so the demo's pseudonyms, split and tables are the same on every machine); an existing "
+        "file holding another key is an error, never overwritten",
     )
     add_config_argument(parser)
     return parser
@@ -42,9 +43,9 @@ def main(args: argparse.Namespace) -> None:
     settings = Settings(seed=section["seed"] if args.seed is None else args.seed,
                         patients=patients, frames=(low, high), rows=section["rows"],
                         columns=section["columns"])
-    summary = simulate(args.out, settings)
     if args.linkage_key is not None:
-        write_key(args.linkage_key, demo_key(settings.seed))
+        create_key(args.linkage_key, demo_key(settings.seed))
+    summary = simulate(args.out, settings)
     print(f"dynbus simulate: {summary['patients']} patients, {summary['sequences']} sequences, "
           f"{summary['frames']} frames, {summary['boxes']} boxes -> {args.out} "
           f"in {summary['seconds']:.1f} s")

@@ -1,0 +1,198 @@
+"""The user's data is never an output; no patient name leaves ``linkage/`` and the raw folder.
+
+Real Snakemake runs: ``-F`` on a real-data config (with and without the forgotten
+``simulate.enabled: false``) must leave the raw files, annotations and key byte-identical; the
+manifest re-runs when a raw file is added or changed; unsafe configs are refused at start. The
+tiny study's two complete runs (tests/conftest.py: the user's own data with patient names planted
+in the raw folder's name, its folder names and file names, and the demo) are scanned byte by
+byte, ``.snakemake/`` included, and their consoles, for every identifying value of the raw study.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dynbus.errors import DynbusError
+from dynbus.pseudonyms import create_key, demo_key, load_or_create_key
+from tests.conftest import PLANTED_RAW_DIR, run_workflow, simulate_study, tiny_config
+from tests.phi import phi_found_under, phi_values_of_raw_study, searchable_bytes
+
+USER_SIMULATE = {"patients": 2, "frames": [4, 5], "rows": 128, "columns": 128}
+OWN_DATA = {"raw_dir": "mydata", "annotations": "mydata/annotations.csv"}
+
+
+def test_a_key_file_is_never_overwritten(tmp_path):
+    key = load_or_create_key(tmp_path / "key.hex")
+    assert load_or_create_key(tmp_path / "key.hex") == key
+    create_key(tmp_path / "key.hex", key)
+    with pytest.raises(DynbusError, match="key.hex: holds another linkage key"):
+        create_key(tmp_path / "key.hex", demo_key(1))
+    assert load_or_create_key(tmp_path / "key.hex") == key
+    assert stat.S_IMODE((tmp_path / "key.hex").stat().st_mode) == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == ["key.hex"]
+
+
+def snapshot(*paths: Path) -> dict[str, bytes]:
+    """Every file's bytes under (or at) ``paths``, by path."""
+    files = [p for path in paths for p in ([path] if path.is_file() else path.rglob("*"))]
+    return {str(file): file.read_bytes() for file in files if file.is_file()}
+
+
+def write_config(workdir: Path, **settings) -> Path:
+    """A tiny config in ``workdir`` with ``settings`` on top."""
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump({**tiny_config(), **settings}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def user_study(tmp_path_factory) -> Path:
+    """A work folder holding the user's raw folder ``mydata`` and their random key."""
+    workdir = tmp_path_factory.mktemp("user")
+    simulate_study(workdir / "mydata", USER_SIMULATE)
+    load_or_create_key(workdir / "linkage" / "key.hex")
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def prepared(user_study) -> Path:
+    """The user's study run up to the re-keyed annotations, with simulate disabled."""
+    config = write_config(user_study, **OWN_DATA, simulate={"enabled": False})
+    result = run_workflow(user_study, "results/annotations.csv", configfile=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return config
+
+
+def test_forced_run_with_simulate_left_enabled_refuses_and_keeps_the_data(user_study, tmp_path):
+    before = snapshot(user_study / "mydata", user_study / "linkage" / "key.hex")
+    config = write_config(tmp_path, **OWN_DATA)  # simulate.enabled: true, the default
+    result = run_workflow(user_study, "-F", configfile=config)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "config error" in line]
+    assert len(errors) == 1 and "set simulate.enabled: false" in errors[0], result.stderr
+    assert snapshot(user_study / "mydata", user_study / "linkage" / "key.hex") == before
+    assert not (user_study / "demo").exists()
+
+
+def test_forced_run_on_own_data_leaves_raw_annotations_and_key_byte_identical(
+    user_study, prepared
+):
+    before = snapshot(user_study / "mydata", user_study / "linkage" / "key.hex")
+    result = run_workflow(user_study, "-F", "results/annotations.csv", configfile=prepared)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Forced execution" in result.stdout + result.stderr
+    assert snapshot(user_study / "mydata", user_study / "linkage" / "key.hex") == before
+    links = sorted((user_study / "linkage" / "raw").rglob("*.dcm"))
+    assert [link.resolve() for link in links if link.is_symlink()] == [
+        link.resolve() for link in links
+    ]
+    assert {link.resolve() for link in links} == {
+        path.resolve() for path in (user_study / "mydata").rglob("*.dcm")
+    }
+
+
+def dry_run_jobs(workdir: Path, config: Path) -> str:
+    """The console of ``snakemake -n`` for the annotations."""
+    result = run_workflow(workdir, "-n", "results/annotations.csv", configfile=config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+def test_manifest_reruns_when_a_raw_file_is_added_or_changed(user_study, prepared):
+    assert "Nothing to be done" in dry_run_jobs(user_study, prepared)
+    patient = sorted(path for path in (user_study / "mydata").iterdir() if path.is_dir())[0]
+    first = sorted(patient.glob("*.dcm"))[0]
+    added = patient / "LATE^EXPORT.dcm"
+    shutil.copy(first, added)
+    try:
+        console = dry_run_jobs(user_study, prepared)
+        assert "checkpoint manifest" in console and "Params have changed" in console
+        assert patient.name not in console and "LATE^EXPORT" not in console
+    finally:
+        added.unlink()
+    info = first.stat()
+    os.utime(first, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+    try:
+        assert "checkpoint manifest" in dry_run_jobs(user_study, prepared)
+    finally:
+        os.utime(first, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"linkage": {"dir": "results/linkage"}}, "linkage.dir and results/, which holds outputs"),
+        ({"linkage": {"dir": "."}}, "linkage.dir and results/, which holds outputs"),
+        ({"linkage": {"key": "demo/key.hex"}}, "linkage.key must not be inside demo/"),
+        ({"raw_dir": "results/raw"}, "raw_dir must not be inside results/"),
+    ],
+)
+def test_unsafe_config_is_refused_at_start(tmp_path, settings, message):
+    config = write_config(tmp_path, **OWN_DATA, simulate={"enabled": False})
+    values = yaml.safe_load(config.read_text())
+    for name, value in settings.items():
+        values[name] = {**values[name], **value} if isinstance(value, dict) else value
+    config.write_text(yaml.safe_dump(values))
+    result = run_workflow(tmp_path, "-n", configfile=config)
+    assert result.returncode != 0
+    assert f"dynbus: config error: {message}" in result.stderr
+
+
+def test_linkage_is_owner_only(tiny_runs):
+    for workdir in tiny_runs:
+        entries = [Path(root) / name for root, dirs, files in os.walk(workdir / "linkage")
+                   for name in [*dirs, *files]]  # fmt: skip
+        modes = {
+            str(path.relative_to(workdir)): stat.S_IMODE(path.lstat().st_mode)
+            for path in [workdir / "linkage", *entries]
+            if not path.is_symlink()
+        }
+        assert "linkage/manifest.csv" in modes and "linkage/logs/deidentify" in modes
+        wrong = {path: oct(mode) for path, mode in modes.items()
+                 if mode != (0o700 if (workdir / path).is_dir() else 0o600)}  # fmt: skip
+        assert wrong == {}, workdir.name
+
+
+def found_outside(workdir: Path, private: set[str], values: set[str]) -> list[tuple[str, str]]:
+    """(path, value) for each value in a name, content or link target under ``workdir``, bar
+    its top-level folders ``private``."""
+    found = []
+    for root, folders, files in os.walk(workdir):
+        if Path(root) == workdir:
+            folders[:] = [folder for folder in folders if folder not in private]
+        for name in [*folders, *files]:
+            path = Path(root) / name
+            relative = path.relative_to(workdir).as_posix()
+            if path.is_symlink():
+                text = (relative + os.readlink(path)).encode()
+            elif path.is_file():
+                text = relative.encode() + b"\0" + searchable_bytes(path)
+            else:
+                text = relative.encode()
+            found += [(relative, value) for value in values if value.encode() in text]
+    return found
+
+
+def test_no_patient_name_outside_linkage_and_the_raw_folder(tiny_study):
+    values = phi_values_of_raw_study(tiny_study.raw) | {"WINTERBOTTOM", "AGATHA", "19570312"}
+    assert len(values) > 20
+    assert PLANTED_RAW_DIR.split("^")[0] in values
+    assert phi_found_under(tiny_study.own_data, [PLANTED_RAW_DIR, "linkage"], values), (
+        "the scan must find the names in the raw folder and the private linkage"
+    )
+    assert (tiny_study.own_data / ".snakemake" / "metadata").is_dir()
+    assert found_outside(tiny_study.own_data, {PLANTED_RAW_DIR, "linkage"}, values) == []
+    assert [value for value in values if value in tiny_study.consoles["own_data"]] == []
+
+
+def test_no_patient_name_of_the_demo_outside_linkage_and_demo(tiny_study):
+    values = phi_values_of_raw_study(tiny_study.demo / "demo" / "raw")
+    assert len(values) > 20
+    assert found_outside(tiny_study.demo, {"demo", "linkage"}, values) == []
+    assert [value for value in values if value in tiny_study.consoles["demo"]] == []
