@@ -13,7 +13,6 @@ transfer syntax / photometric interpretation goes through pydicom's decoders.
 from __future__ import annotations
 
 import argparse
-import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -53,7 +52,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, metavar="INPUT", help="DICOM file or series folder")
     parser.add_argument("outdir", type=Path, metavar="OUTDIR", help="output folder")
     parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="threads (default: all cores)"
+        "--threads", type=int, default=1, help="PNG-writing threads (the workflow passes its own)"
     )
     return parser
 
@@ -211,4 +210,4 @@ def main(args: argparse.Namespace) -> None:
     """Run ``dynbus frames``."""
     if not args.input.exists():
         raise InputFileError(args.input, "not found")
-    extract_frames(args.input, args.outdir, args.workers)
+    extract_frames(args.input, args.outdir, args.threads)

@@ -60,12 +60,13 @@ rule frames:
         "logs/frames/{seq}.log",
     benchmark:
         "benchmarks/out/frames/{seq}.tsv"
+    threads: 2
     group:
         "sequence"
     conda:
         "../../envs/dicom.yaml"
     shell:
-        "dynbus frames {input:q} {output:q} > {log:q} 2>&1"
+        "dynbus frames {input:q} {output:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule annotations:
