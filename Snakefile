@@ -14,6 +14,8 @@ localrules:
     split,
     tables,
     plots,
+    fingerprint,
+    environment,
 
 
 include: "workflow/rules/common.smk"
@@ -22,6 +24,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/detector.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:
@@ -36,4 +39,6 @@ rule all:
             ext=["png", "pdf"],
         ),
         "results/figures/examples.png",
+        "results/fingerprints/stages.json",
+        "results/provenance/environment.json",
     default_target: True

@@ -32,6 +32,9 @@ STAGES: dict[str, tuple[str, str]] = {
         "dynbus.evaluation.figures",
         "qualitative figure: TP / FP / FN boxes on test frames",
     ),
+    "fingerprint": ("dynbus.fingerprint", "sha256 fingerprint of every stage's outputs"),
+    "compare": ("dynbus.compare", "which stage of two runs first differs, and by how much"),
+    "environment": ("dynbus.environment", "record CPU/ISA, threads, GPU, packages, git commit"),
 }
 
 
