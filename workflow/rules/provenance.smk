@@ -10,20 +10,21 @@ rule fingerprint:
         expand("results/plots/froc_iou{iou}.pdf", iou=config["evaluate"]["hit_iou"]),
         "results/figures/examples.png",
     output:
-        "results/fingerprints/stages.json",
+        stages="results/fingerprints/stages.json",
     log:
         "logs/fingerprint.log",
     conda:
         "../../envs/dicom.yaml"
     shell:
-        "dynbus fingerprint --results results --out {output:q} > {log:q} 2>&1"
+        "dynbus fingerprint --results results --out {output.stages:q} > {log:q} 2>&1"
 
 
 rule environment:
     input:
         "results/model/detector.pt",
     output:
-        multiext("results/provenance/environment", ".json", ".csv", ".md"),
+        json="results/provenance/environment.json",
+        table=multiext("results/provenance/environment", ".csv", ".md"),
     params:
         cfg=stage_config("reproducibility"),
         repo=workflow.basedir,
@@ -32,5 +33,5 @@ rule environment:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "dynbus environment --out {output[0]:q} --repo {params.repo:q} --config {params.cfg:q}"
+        "dynbus environment --out {output.json:q} --repo {params.repo:q} --config {params.cfg:q}"
         " > {log:q} 2>&1"
