@@ -1,8 +1,8 @@
 """The reproducibility pin: a tiny ``dynbus train`` gives the same weights whatever the CPU offers.
 
-Each training runs in a fresh process (torch reads its kernel caps once). A smaller or larger
-machine is simulated by capping (or raising) the instruction set in the environment before
-``dynbus train`` applies ``reproducibility``; with the pin the weights are bit-identical, and
+Each training runs in a fresh process (torch reads its kernel caps once). An AVX2 machine (or
+a smaller one) is simulated by capping the instruction set in the environment before ``dynbus
+train`` applies ``reproducibility``; with the pin the weights are bit-identical, and
 the control without the pin shows that the caps do change them.
 """
 
@@ -24,7 +24,6 @@ from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, write_inputs
 SMALLER = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "AVX",
            "OMP_NUM_THREADS": "1"}
 AVX2_MACHINE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-LARGER = {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE_AMX"}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +59,5 @@ def test_pinned_training_gives_the_same_weights_on_any_instruction_set(data, tmp
     pinned = _train(data, tmp_path / "pinned", {}, "avx2")
     assert _train(data, tmp_path / "avx2_machine", AVX2_MACHINE, "avx2") == pinned
     assert _train(data, tmp_path / "smaller", SMALLER, "avx2") == pinned
-    assert _train(data, tmp_path / "larger", LARGER, "avx2") == pinned
     # control: without the pin the same caps give another detector
     assert _train(data, tmp_path / "native_smaller", SMALLER, "native") != pinned
