@@ -9,6 +9,9 @@ Side by side in one run, on the same model, batch size and frame size (demo conf
 Then one epoch of the real ``dynbus train`` command in a subprocess gives the peak memory (max
 RSS of the training process and its DataLoader workers). Goal: pipeline >= 0.9x bare, RSS <= 4 GiB.
 
+Both rates are measured twice, each in a fresh process (torch fixes its CPU kernels once): with
+the reproducibility pin (``reproducibility.cpu_isa: avx2``) and without it (``native``).
+
     .venv/bin/python benchmarks/train.py [--config FILE_OR_JSON] [--images 64]
 """
 
@@ -37,6 +40,7 @@ from dynbus.detector.data import (  # noqa: E402
     read_annotations,
     split_sequences,
 )
+from dynbus.detector.determinism import apply_settings  # noqa: E402
 from dynbus.detector.engine import train_one_epoch  # noqa: E402
 from dynbus.detector.model import build_model  # noqa: E402
 from dynbus.detector.optim import build_optimizer, build_scheduler  # noqa: E402
@@ -107,28 +111,55 @@ def peak_rss_gib(config: dict, data, out: Path) -> tuple[float, float]:  # noqa:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, seconds
 
 
+def rates(config: dict, images: int, cpu_isa: str) -> dict[str, float]:
+    """Bare and pipeline images/s with ``reproducibility.cpu_isa`` = ``cpu_isa`` (fresh process)."""
+    apply_settings({**config["reproducibility"], "cpu_isa": cpu_isa}, torch.device("cpu"))
+    shape = (config["model"]["min_size"], config["model"]["max_size"])
+    with tempfile.TemporaryDirectory() as tmp:
+        data = _inputs(Path(tmp), images, shape)
+        return {"bare": bare_rate(config, data, images),
+                "pipeline": pipeline_rate(config, data, images),
+                "kernels": torch.backends.cpu.get_cpu_capability()}
+
+
+def _inputs(root: Path, images: int, shape: tuple[int, int]):  # noqa: ANN202
+    per_sequence = 12
+    count = -(-images // per_sequence)
+    return write_inputs(root, counts={"train": count, "val": 1, "test": 1},
+                        n_frames=per_sequence, shape=shape)
+
+
 def main() -> None:
-    """Print both throughputs, their ratio and the peak memory."""
+    """Print both throughputs with and without the pin, their ratios and the peak memory."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="dynbus config (default: the demo)")
     parser.add_argument("--images", type=int, default=48, help="images per timed pass")
+    parser.add_argument("--cpu-isa", choices=["avx2", "native"], default=None,
+                        help="measure this setting only and print JSON (the parent's child run)")
     args = parser.parse_args()
     config = load(args.config)
+    if args.cpu_isa:
+        print(json.dumps(rates(config, args.images, args.cpu_isa)))
+        return
+    measured = {}
+    for cpu_isa in ("native", "avx2"):
+        command = [sys.executable, __file__, "--images", str(args.images), "--cpu-isa", cpu_isa]
+        command += ["--config", args.config] if args.config else []
+        child = subprocess.run(command, check=True, capture_output=True, text=True)
+        measured[cpu_isa] = json.loads(child.stdout.splitlines()[-1])
     shape = (config["model"]["min_size"], config["model"]["max_size"])
     with tempfile.TemporaryDirectory() as tmp:
-        per_sequence = 12
-        count = -(-args.images // per_sequence)
-        data = write_inputs(Path(tmp), counts={"train": count, "val": 1, "test": 1},
-                            n_frames=per_sequence, shape=shape)
-        bare = bare_rate(config, data, args.images)
-        pipeline = pipeline_rate(config, data, args.images)
+        data = _inputs(Path(tmp), args.images, shape)
         rss, seconds = peak_rss_gib(config, data, Path(tmp) / "model")
     print(f"model {config['model']['arch']}, frames {shape[0]}x{shape[1]}, batch "
           f"{config['train']['batch_size']}, workers {config['train']['workers']}, "
-          f"torch threads {torch.get_num_threads()}")
-    print(f"bare torchvision step : {bare:6.2f} images/s")
-    print(f"dynbus train pipeline : {pipeline:6.2f} images/s  "
-          f"({pipeline / bare:.2f}x bare, goal >= 0.9)")
+          f"torch threads {config['reproducibility']['threads'] or torch.get_num_threads()}")
+    for cpu_isa, rate in measured.items():
+        print(f"cpu_isa {cpu_isa:<6} ({rate['kernels']} kernels): bare torchvision step "
+              f"{rate['bare']:6.2f} images/s, dynbus train pipeline {rate['pipeline']:6.2f} "
+              f"images/s ({rate['pipeline'] / rate['bare']:.2f}x bare, goal >= 0.9)")
+    pinned, native = measured["avx2"]["pipeline"], measured["native"]["pipeline"]
+    print(f"reproducibility pin costs: pipeline {pinned / native:.2f}x native")
     print(f"dynbus train, one epoch + validation + start-up: {seconds:.1f} s, "
           f"peak RSS {rss:.2f} GiB (goal <= 4)")
 

@@ -39,6 +39,9 @@ STAGES: dict[str, tuple[str, str]] = {
     ),
     "runinfo": ("dynbus.runinfo", "the run's resolved configuration and software versions"),
     "timings": ("dynbus.timings", "summarize the Snakemake benchmark files per rule"),
+    "fingerprint": ("dynbus.fingerprint", "sha256 fingerprint of every stage's outputs"),
+    "compare": ("dynbus.compare", "which stage of two runs first differs, and by how much"),
+    "environment": ("dynbus.environment", "record CPU/ISA, threads, GPU, packages, git commit"),
 }
 
 

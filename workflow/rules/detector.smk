@@ -16,7 +16,7 @@ rule train:
             category="Detector",
         ),
     params:
-        cfg=stage_config("model", "train"),
+        cfg=stage_config("model", "train", "reproducibility"),
         frames=lambda w, input: os.path.dirname(input.frames[0]),
         out=lambda w, output: os.path.dirname(output.model),
     threads: 2
@@ -48,7 +48,7 @@ rule infer:
     wildcard_constraints:
         split="val|test",
     params:
-        cfg=stage_config("model", "infer"),
+        cfg=stage_config("model", "infer", "reproducibility"),
         frames=lambda w, input: os.path.dirname(input.frames[0]),
     threads: 2
     resources:

@@ -4,8 +4,6 @@
 # deleted), Snakemake replaces a function that needs it by the checkpoint's first output only.
 import shlex
 
-from snakemake import __version__ as SNAKEMAKE_VERSION
-
 HIT_IOU = config["evaluate"]["hit_iou"]
 
 
@@ -42,6 +40,7 @@ def study_outputs(wildcards):
         *rules.ablation.output,
         *rules.run_info.output,
         *rules.timings.output,
+        *rules.environment.output,
     ]
 
 

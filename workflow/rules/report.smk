@@ -1,5 +1,5 @@
-# What the report adds to the results: the resolved configuration, software versions and a
-# summary of the jobs' benchmark timings.
+# What the report adds to the results: the resolved configuration and a summary of the jobs'
+# benchmark timings.
 
 
 rule run_info:
@@ -10,26 +10,16 @@ rule run_info:
             category="Run information",
             labels={"item": "resolved configuration"},
         ),
-        versions=report(
-            "results/reports/versions.html",
-            caption="../report/versions.rst",
-            category="Run information",
-            labels={"item": "software versions"},
-        ),
-        versions_csv="results/reports/versions.csv",
     params:
         cfg=stage_config(*config),
-        snakemake=SNAKEMAKE_VERSION,
     log:
         "logs/run_info.log",
     benchmark:
         "benchmarks/out/run_info.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/stats.yaml"
     shell:
-        "dynbus runinfo --config {params.cfg:q} --config-out {output.config:q}"
-        " --versions-csv {output.versions_csv:q} --versions-html {output.versions:q}"
-        " --snakemake {params.snakemake} > {log:q} 2>&1"
+        "dynbus runinfo --config {params.cfg:q} --config-out {output.config:q} > {log:q} 2>&1"
 
 
 rule timings:

@@ -19,6 +19,7 @@ from dynbus.config import add_config_argument, load
 
 from .checkpoint import load_detector
 from .data import FrameDataset, collate, list_frames, read_annotations, split_sequences
+from .determinism import apply_settings
 from .engine import average_precision, predict
 from .runtime import add_device_argument, pick_device
 
@@ -67,6 +68,7 @@ def main(args: argparse.Namespace) -> None:
     config = load(args.config)
     infer_cfg = config["infer"]
     device = pick_device(args.device)
+    apply_settings(config["reproducibility"], device)
     refs = list_frames(args.frames, split_sequences(args.splits, args.split))
     boxes = read_annotations(args.annotations) if args.annotations else {}
     model, state = load_detector(args.model, infer_cfg["score_floor"])

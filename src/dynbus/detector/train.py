@@ -29,6 +29,7 @@ from .data import (
     read_annotations,
     split_sequences,
 )
+from .determinism import apply_settings
 from .engine import evaluate, train_one_epoch
 from .model import build_model, load_weights
 from .optim import build_optimizer, build_scheduler
@@ -105,6 +106,7 @@ def main(args: argparse.Namespace) -> None:
     config = load(args.config)
     train_cfg = config["train"]
     device = pick_device(args.device)
+    apply_settings(config["reproducibility"], device)
     seed_everything(train_cfg["seed"], device)
     boxes = read_annotations(args.annotations)
     train_set = _dataset(args, "train", 1, boxes)

@@ -1,0 +1,39 @@
+# Provenance of a run: content fingerprints of every stage's outputs, and the environment used.
+
+
+rule fingerprint:
+    input:
+        study_outputs,
+        sequence_outputs,
+    output:
+        stages="results/fingerprints/stages.json",
+    log:
+        "logs/fingerprint.log",
+    conda:
+        "../../envs/dicom.yaml"
+    shell:
+        "dynbus fingerprint --results results --out {output.stages:q} > {log:q} 2>&1"
+
+
+rule environment:
+    input:
+        "results/model/detector.pt",
+    output:
+        json="results/provenance/environment.json",
+        table=multiext("results/provenance/environment", ".csv", ".md"),
+        html=report(
+            "results/provenance/environment.html",
+            caption="../report/versions.rst",
+            category="Run information",
+            labels={"item": "machine and software"},
+        ),
+    params:
+        cfg=stage_config("reproducibility"),
+        repo=workflow.basedir,
+    log:
+        "logs/environment.log",
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "dynbus environment --out {output.json:q} --repo {params.repo:q} --config {params.cfg:q}"
+        " > {log:q} 2>&1"
