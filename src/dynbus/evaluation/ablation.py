@@ -113,20 +113,22 @@ def sensitivity_rows(
     seqs = [v.data for v in videos]
     lesions = np.array([len(s.lesion_ids) for s in seqs], dtype=float)
     rates = np.asarray(ev["fp_rates"], dtype=float)
-    if variant.settings is not None:
+    if variant.settings is not None and variant.settings.order == "threshold_then_group":
         grid = threshold_grid(grid_scores(seqs, "multi", variant.settings), ev["max_thresholds"])
-    else:
+        overlaps = None
+    else:  # fixed groups: fused once, counted at every threshold (as sweep.curve does)
         grid = threshold_grid(np.concatenate([g.scores for g in groups] or [np.zeros(0)]),
                               ev["max_thresholds"])
+        overlaps = [g.overlap(s.overlap) for s, g in zip(seqs, groups, strict=True)]
     rows, hits, boots = [], {}, {}
     for iou in ev["hit_iou"]:
-        c = _curve(seqs, variant, groups, grid, iou)
+        c = _curve(seqs, variant, groups, overlaps, grid, iou)
         boot = stats.froc_envelope(weights @ c.tp, weights @ c.fp, weights @ lesions,
                                    weights.sum(axis=1), rates)
         for k, rate in enumerate(rates):
             point = operating_point(c, int(lesions.sum()), rate)
-            hit = np.concatenate([_hits(s, variant, g, point.threshold, iou)
-                                  for s, g in zip(seqs, groups, strict=True)] or [[]])
+            hit = np.concatenate([_hits(s, variant, g, o, point.threshold, iou) for s, g, o in
+                                  zip(seqs, groups, overlaps or groups, strict=True)] or [[]])
             hits[iou, rate], boots[iou, rate] = hit, boot[:, k]
             ref_hit, ref_boot = reference_hits.get((iou, rate), (hit, boot[:, k]))
             p, only_ref, only_variant = stats.mcnemar_exact(ref_hit, hit)
@@ -141,23 +143,22 @@ def sensitivity_rows(
     return rows, {key: (hits[key], boots[key]) for key in hits}
 
 
-def _curve(seqs: list, variant: Variant, groups: list[Groups | None], grid: np.ndarray,
-           iou: float) -> Curve:
-    if variant.settings is not None:
+def _curve(seqs: list, variant: Variant, groups: list[Groups | None],
+           overlaps: list[np.ndarray] | None, grid: np.ndarray, iou: float) -> Curve:
+    if overlaps is None:
         return curve(seqs, "multi", variant.settings, grid, iou)
-    counts = [tally(g.scores, g.overlap(s.overlap), grid, iou)
-              for s, g in zip(seqs, groups, strict=True)]
+    counts = [tally(g.scores, o, grid, iou) for g, o in zip(groups, overlaps, strict=True)]
     tp = np.array([c[0] for c in counts]).reshape(len(seqs), len(grid))
     fp = np.array([c[1] for c in counts]).reshape(len(seqs), len(grid))
     return Curve(grid, tp, fp)
 
 
-def _hits(seq: Any, variant: Variant, groups: Groups | None, threshold: float,
-          iou: float) -> np.ndarray:
-    if variant.settings is not None:
+def _hits(seq: Any, variant: Variant, groups: Groups | None, overlap: np.ndarray | None,
+          threshold: float, iou: float) -> np.ndarray:
+    if groups is None:
         return hits_at(seq, "multi", variant.settings, threshold, iou)[0]
     keep = groups.scores >= threshold
-    outcome = greedy_match(groups.scores[keep], groups.overlap(seq.overlap)[keep], iou)
+    outcome = greedy_match(groups.scores[keep], overlap[keep], iou)
     hit = np.zeros(len(seq.lesion_ids), dtype=bool)
     hit[outcome[outcome >= 0]] = True
     return hit
