@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dynbus.evaluation.seqnms import seq_nms
+from dynbus.evaluation.boxes import iou_matrix
+from dynbus.evaluation.seqnms import LINK_IOU, NMS_IOU, seq_nms
 from dynbus.evaluation.tracking import track_labels
 from tests.test_video_metrics import FAR, MASS, write_study
 
@@ -29,6 +30,50 @@ def test_seq_nms_rescores_the_best_path_and_suppresses_its_neighbours() -> None:
     # average 0.8); it suppresses box 1; the far box is then a one-box path: the loop stops
     assert labels.tolist() == [0, -1, 0, 0, 1]
     assert path_scores.tolist() == pytest.approx([0.8, 0.3])
+
+
+def literal_seq_nms(boxes: np.ndarray, frames: np.ndarray, scores: np.ndarray) -> tuple:
+    """Seq-NMS as published: the whole dynamic programme again on every pass, box by box."""
+    n, iou = len(scores), iou_matrix(boxes, boxes)
+    alive, labels, path_scores = np.ones(n, bool), np.full(n, -1), []
+    while True:
+        best, back = np.where(alive, scores, -np.inf), np.full(n, -1)
+        for d in np.argsort(frames, kind="stable"):
+            preds = [s for s in range(n) if alive[s] and alive[d]
+                     and frames[s] == frames[d] - 1 and iou[s, d] > LINK_IOU]
+            if preds:
+                back[d] = max(preds, key=lambda s: (best[s], -s))
+                best[d] = scores[d] + best[back[d]]
+        path = [int(np.argmax(best))]
+        while back[path[-1]] >= 0:
+            path.append(int(back[path[-1]]))
+        if len(path) == 1:
+            break
+        labels[path] = len(path_scores)
+        path_scores.append(scores[path[::-1]].mean())  # summed from the first frame
+        for m in path:
+            alive[(frames == frames[m]) & (iou[m] > NMS_IOU)] = False
+        alive[path] = False
+    rest = np.flatnonzero(alive)
+    labels[rest] = len(path_scores) + np.arange(len(rest))
+    return labels, np.r_[path_scores, scores[rest]]
+
+
+def test_seq_nms_agrees_with_the_literal_algorithm_on_random_tracks() -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        n = int(rng.integers(1, 40))
+        frames = rng.integers(0, 8, n)
+        centres = rng.uniform(0, 100, (int(rng.integers(1, 4)), 2))
+        centre = centres[rng.integers(0, len(centres), n)] + rng.normal(0, 1 + trial % 4, (n, 2))
+        boxes = np.c_[centre - 10, centre + 10]
+        scores = np.round(rng.uniform(size=n), 1 if trial % 2 else 6)  # ties as well
+        order = np.argsort(-scores, kind="stable")
+        boxes, frames, scores = boxes[order], frames[order], scores[order]
+        labels, path_scores = seq_nms(boxes, frames, scores)
+        expected = literal_seq_nms(boxes, frames, scores)
+        assert labels.tolist() == expected[0].tolist()
+        assert path_scores == pytest.approx(expected[1], abs=0)
 
 
 def test_tracking_follows_a_moving_mass_and_leaves_a_flicker_alone() -> None:

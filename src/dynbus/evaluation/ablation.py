@@ -24,7 +24,7 @@ import pandas as pd
 from dynbus import config as study_config
 from dynbus.atomic import write_csv
 from dynbus.evaluation import stats
-from dynbus.evaluation.fusion import FusionSettings, group, group_score
+from dynbus.evaluation.fusion import FusionSettings, group_labels, score_groups
 from dynbus.evaluation.matching import greedy_match
 from dynbus.evaluation.seqnms import seq_nms
 from dynbus.evaluation.sweep import (
@@ -77,23 +77,31 @@ class Groups:
         return best
 
 
-def fuse(variant: Variant, video: Video, how: str) -> Groups | None:
-    """The groups of a rescoring variant (None for ``threshold_then_group``).
+def fuse(variants: list[Variant], video: Video, how: str) -> list[Groups | None]:
+    """The groups of every variant on one video (None for ``threshold_then_group``).
 
     Tracks are scored with ``how`` (the reference's ``fusion.score``); Seq-NMS paths with
-    their average score.
+    their average score. The IoU groups are found once per linking rule, then scored each way.
     """
     seq = video.data
-    if variant.settings is not None:
-        if variant.settings.order == "threshold_then_group":
-            return None
-        return Groups(*group(seq.boxes, seq.frames, seq.scores, variant.settings))
-    if variant.name == "seqnms":
-        return Groups(*seq_nms(seq.boxes, seq.frames, seq.scores))
-    labels = track_labels(seq.boxes, seq.frames, seq.scores, 1000 / video.frame_time_ms)
-    order = np.argsort(labels, kind="stable")
-    parts = np.split(seq.scores[order], np.flatnonzero(np.diff(labels[order])) + 1)
-    return Groups(labels, np.array([group_score(p.tolist(), how) for p in parts if len(p)]))
+    found: dict[FusionSettings, np.ndarray] = {}
+    out: list[Groups | None] = []
+    for variant in variants:
+        settings = variant.settings
+        if settings is not None and settings.order == "threshold_then_group":
+            out.append(None)
+        elif settings is not None:
+            linking = replace(settings, score="max", order="group_then_threshold")
+            if linking not in found:
+                found[linking] = group_labels(seq.boxes, seq.frames, settings)
+            labels = found[linking]
+            out.append(Groups(labels, score_groups(labels, seq.scores, settings.score)))
+        elif variant.name == "seqnms":
+            out.append(Groups(*seq_nms(seq.boxes, seq.frames, seq.scores)))
+        else:
+            labels = track_labels(seq.boxes, seq.frames, seq.scores, 1000 / video.frame_time_ms)
+            out.append(Groups(labels, score_groups(labels, seq.scores, how)))
+    return out
 
 
 def rescored(video: Video, groups: Groups | None) -> Video:
@@ -113,20 +121,22 @@ def sensitivity_rows(
     seqs = [v.data for v in videos]
     lesions = np.array([len(s.lesion_ids) for s in seqs], dtype=float)
     rates = np.asarray(ev["fp_rates"], dtype=float)
-    if variant.settings is not None:
+    if variant.settings is not None and variant.settings.order == "threshold_then_group":
         grid = threshold_grid(grid_scores(seqs, "multi", variant.settings), ev["max_thresholds"])
-    else:
+        overlaps = None
+    else:  # fixed groups: fused once, counted at every threshold (as sweep.curve does)
         grid = threshold_grid(np.concatenate([g.scores for g in groups] or [np.zeros(0)]),
                               ev["max_thresholds"])
+        overlaps = [g.overlap(s.overlap) for s, g in zip(seqs, groups, strict=True)]
     rows, hits, boots = [], {}, {}
     for iou in ev["hit_iou"]:
-        c = _curve(seqs, variant, groups, grid, iou)
+        c = _curve(seqs, variant, groups, overlaps, grid, iou)
         boot = stats.froc_envelope(weights @ c.tp, weights @ c.fp, weights @ lesions,
                                    weights.sum(axis=1), rates)
         for k, rate in enumerate(rates):
             point = operating_point(c, int(lesions.sum()), rate)
-            hit = np.concatenate([_hits(s, variant, g, point.threshold, iou)
-                                  for s, g in zip(seqs, groups, strict=True)] or [[]])
+            hit = np.concatenate([_hits(s, variant, g, o, point.threshold, iou) for s, g, o in
+                                  zip(seqs, groups, overlaps or groups, strict=True)] or [[]])
             hits[iou, rate], boots[iou, rate] = hit, boot[:, k]
             ref_hit, ref_boot = reference_hits.get((iou, rate), (hit, boot[:, k]))
             p, only_ref, only_variant = stats.mcnemar_exact(ref_hit, hit)
@@ -141,23 +151,22 @@ def sensitivity_rows(
     return rows, {key: (hits[key], boots[key]) for key in hits}
 
 
-def _curve(seqs: list, variant: Variant, groups: list[Groups | None], grid: np.ndarray,
-           iou: float) -> Curve:
-    if variant.settings is not None:
+def _curve(seqs: list, variant: Variant, groups: list[Groups | None],
+           overlaps: list[np.ndarray] | None, grid: np.ndarray, iou: float) -> Curve:
+    if overlaps is None:
         return curve(seqs, "multi", variant.settings, grid, iou)
-    counts = [tally(g.scores, g.overlap(s.overlap), grid, iou)
-              for s, g in zip(seqs, groups, strict=True)]
+    counts = [tally(g.scores, o, grid, iou) for g, o in zip(groups, overlaps, strict=True)]
     tp = np.array([c[0] for c in counts]).reshape(len(seqs), len(grid))
     fp = np.array([c[1] for c in counts]).reshape(len(seqs), len(grid))
     return Curve(grid, tp, fp)
 
 
-def _hits(seq: Any, variant: Variant, groups: Groups | None, threshold: float,
-          iou: float) -> np.ndarray:
-    if variant.settings is not None:
+def _hits(seq: Any, variant: Variant, groups: Groups | None, overlap: np.ndarray | None,
+          threshold: float, iou: float) -> np.ndarray:
+    if groups is None:
         return hits_at(seq, "multi", variant.settings, threshold, iou)[0]
     keep = groups.scores >= threshold
-    outcome = greedy_match(groups.scores[keep], groups.overlap(seq.overlap)[keep], iou)
+    outcome = greedy_match(groups.scores[keep], overlap[keep], iou)
     hit = np.zeros(len(seq.lesion_ids), dtype=bool)
     hit[outcome[outcome >= 0]] = True
     return hit
@@ -170,12 +179,14 @@ def ablation(videos: list[Video], config: dict[str, Any]) -> dict[str, Any]:
     _, cluster = np.unique([v.data.patient_id for v in videos], return_inverse=True)
     weights = stats.cluster_weights(int(cluster.max(initial=-1)) + 1, ev["bootstrap"],
                                     ev["seed"])[:, cluster]
-    rows, video_rows, reference_hits, fusing = [], [], {}, 0.0
+    every = variants(reference)
+    start = time.perf_counter()
+    fused = [fuse(every, v, reference.score) for v in videos]
+    fusing = time.perf_counter() - start
+    rows, video_rows, reference_hits = [], [], {}
     raw_metrics = None
-    for variant in variants(reference):
-        start = time.perf_counter()
-        groups = [fuse(variant, v, reference.score) for v in videos]
-        fusing += time.perf_counter() - start
+    for k, variant in enumerate(every):
+        groups = [per_video[k] for per_video in fused]
         found, hits = sensitivity_rows(videos, variant, groups, reference_hits, weights, config)
         reference_hits = reference_hits or hits
         rows += found

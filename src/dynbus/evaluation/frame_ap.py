@@ -61,10 +61,26 @@ def area_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
 
 def at_recall(recall: np.ndarray, values: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """``np.interp(level, recall_row, values_row)`` per row and level; NaN where a row never
-    reaches the level (UltraDet would extrapolate flat)."""
+    reaches the level (UltraDet would extrapolate flat).
+
+    Vectorized over the rows with ``np.interp``'s own arithmetic: the segment starts at the
+    last point with recall <= level; a level on that point takes its value.
+    """
+    recall, values = np.atleast_2d(recall), np.atleast_2d(values)
     out = np.full((len(recall), len(levels)), np.nan)
-    for row in range(len(recall)):
-        reached = levels <= recall[row, -1] if recall.shape[1] else np.zeros(len(levels), bool)
-        if reached.any():
-            out[row, reached] = np.interp(levels[reached], recall[row], values[row])
+    if recall.shape[1] == 0:
+        return out
+    last = recall.shape[1] - 1
+    rows = np.arange(len(recall))
+    for k, level in enumerate(levels):
+        reached = level <= recall[:, -1]
+        j = (recall <= level).sum(axis=1) - 1
+        lo, hi = np.clip(j, 0, last), np.clip(j + 1, 0, last)
+        x0, x1 = recall[rows, lo], recall[rows, hi]
+        y0, y1 = values[rows, lo], values[rows, hi]
+        inside = (j >= 0) & (j < last) & (x0 != level)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope = (y1 - y0) / (x1 - x0)
+            between = slope * (level - x0) + y0
+        out[:, k] = np.where(reached, np.where(inside, between, y0), np.nan)
     return out

@@ -59,24 +59,36 @@ def group(
     Groups are numbered by their first member in the input order, so with boxes given in
     descending score the numbering is a deterministic tie-break.
     """
-    n = len(scores)
+    labels = group_labels(boxes, frames, settings)
+    return labels, score_groups(labels, scores, settings.score)
+
+
+def group_labels(boxes: np.ndarray, frames: np.ndarray, settings: FusionSettings) -> np.ndarray:
+    """Each box's group (connected component of the links), numbered by first member."""
+    n = len(boxes)
     if n == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.zeros(0, dtype=np.int64)
     i, j = links(boxes, frames, settings)
     graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
     _, raw = connected_components(graph, directed=False)
     _, first, labels = np.unique(raw, return_index=True, return_inverse=True)
     renumber = np.empty(len(first), dtype=np.int64)
     renumber[np.argsort(first, kind="stable")] = np.arange(len(first))
-    labels = renumber[labels]
-    if settings.score == "max":
-        values = np.full(len(first), -np.inf)
+    return renumber[labels]
+
+
+def score_groups(labels: np.ndarray, scores: np.ndarray, how: str) -> np.ndarray:
+    """Each group's score (``group_score``) from its members' scores; labels ``0..G-1``."""
+    if len(labels) == 0:
+        return np.zeros(0)
+    if how == "max":
+        values = np.full(int(labels.max()) + 1, -np.inf)
         np.maximum.at(values, labels, scores)
-        return labels, values
+        return values
     order = np.argsort(labels, kind="stable")
     cuts = np.flatnonzero(np.diff(labels[order])) + 1
     parts = np.split(scores[order], cuts)
-    return labels, np.array([group_score(part.tolist(), settings.score) for part in parts])
+    return np.array([group_score(part.tolist(), how) for part in parts])
 
 
 def merge_forest(

@@ -139,22 +139,27 @@ def video_metrics(videos: list[Video], n_bootstrap: int, seed: int,
 def _fp_rows(tally: Tally, weights: np.ndarray, recall: np.ndarray, thresholds: np.ndarray,
              boot_recall: np.ndarray, n_bootstrap: int) -> list[list]:
     """FP@R: FP chains per minute at the thresholds where recall reaches R (estimate, CI)."""
-    minutes = tally.minutes.sum()
-    reached = ~np.isnan(thresholds)
-    estimate = np.full(len(RECALLS), np.nan)
-    if reached.any():
-        estimate[reached] = tally.fp_chains(thresholds[reached]).sum(axis=0) / minutes
     grid = tally.grid
-    chains = weights @ tally.per_cluster(tally.fp_chains(grid))  # (B, T), boxes > grid[l]
     boot_minutes = weights @ tally.per_cluster(tally.minutes)
     boot_thresholds = at_recall(boot_recall, np.broadcast_to(grid, boot_recall.shape), RECALLS)
+    ok = ~np.isnan(boot_thresholds)
+    # smallest grid value >= t; the chains are counted only at the grid values some resample
+    # uses, in one pass per video with the estimate's thresholds
+    level = np.maximum(np.searchsorted(-grid, -boot_thresholds[ok], side="right") - 1, 0)
+    used, column = np.unique(level, return_inverse=True)
+    reached = ~np.isnan(thresholds)
+    counts = tally.fp_chains(np.r_[thresholds[reached], grid[used]])
+    estimate = np.full(len(RECALLS), np.nan)
+    estimate[reached] = counts[:, :reached.sum()].sum(axis=0) / tally.minutes.sum()
+    chains = weights @ tally.per_cluster(counts[:, reached.sum():])  # (B, U), boxes > grid[u]
+    at = np.zeros(boot_thresholds.shape, dtype=np.int64)
+    at[ok] = column
     rows = []
     for k, r in enumerate(RECALLS):
         t = boot_thresholds[:, k]
         ok = ~np.isnan(t)
-        level = np.searchsorted(-grid, -t[ok], side="right") - 1  # smallest grid value >= t
         boot = np.full(len(t), np.nan)
-        boot[ok] = chains[np.flatnonzero(ok), np.maximum(level, 0)] / boot_minutes[ok]
+        boot[ok] = chains[np.flatnonzero(ok), at[ok, k]] / boot_minutes[ok]
         rows.append(_row("fp_per_minute", r, estimate[k], boot, thresholds[k], n_bootstrap))
     return rows
 
