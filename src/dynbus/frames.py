@@ -188,17 +188,29 @@ def extract_frames(source: Path, outdir: Path, workers: int) -> dict[str, Any]:
         "frame_time_ms": _frame_time_ms(first),
         "regions": [list(box) for box in ultrasound_regions(first)],
     }
+    write_frame_folder(outdir, frames, meta, workers, str(source))
+    return meta
+
+
+def write_frame_folder(
+    outdir: Path, frames: list[Frame], meta: dict[str, Any], workers: int, name: str
+) -> None:
+    """Write ``{index:06d}.png`` for each frame and ``meta.json`` into ``outdir``, atomically.
+
+    ``frames`` are callables returning ``meta['rows']`` x ``meta['columns']`` uint8 images; they
+    run in ``workers`` threads. ``name`` identifies the source in the size-mismatch error.
+    """
+    rows, columns = meta["rows"], meta["columns"]
     with atomic_dir(outdir) as tmp, ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
 
         def write(index: int) -> None:
             image = frames[index]()
             if image.shape != (rows, columns):
-                raise DynbusError(f"{source}: frame {index} is {image.shape}, not {rows}x{columns}")
+                raise DynbusError(f"{name}: frame {index} is {image.shape}, not {rows}x{columns}")
             (tmp / f"{index:06d}.png").write_bytes(encode_png(image))
 
         list(pool.map(write, range(len(frames))))
         write_json(tmp / "meta.json", meta)
-    return meta
 
 
 def _single_frame(path: Path, rows: int, columns: int) -> np.ndarray:
