@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from dynbus.cli import main as dynbus
+
 
 def frame_arrays(frames_dir: Path, sequence_id: str) -> list[np.ndarray]:
     """The PNG frames of one sequence, in order."""
@@ -214,4 +216,25 @@ def export_cvat(
         )
         task.mkdir(parents=True, exist_ok=True)
         xml.write(task / "annotations.xml", encoding="utf-8", xml_declaration=True)
+    return root
+
+
+def dicom_study(root: Path) -> Path:
+    """Simulate a tiny study (3 patients, 6 sequences, 128 x 160) and run the DICOM path on it
+    (manifest, deidentify, frames, annotations) into ``root``; returns ``root``."""
+    sim = '{"simulate": {"patients": 3, "frames": [6, 8], "rows": 128, "columns": 160}}'
+    assert dynbus(["simulate", "--out", str(root / "raw"), "--config", sim]) == 0
+    key, private = str(root / "key.hex"), root / "linkage" / "manifest.csv"
+    manifest = ["manifest", str(root / "raw"), "--key", key, "--private", str(private)]
+    assert dynbus([*manifest, "--out", str(root / "manifest.csv")]) == 0
+    table = pd.read_csv(private)
+    for seq, rows in table.groupby("sequence_id"):
+        deid = root / "deid" / f"{seq}.dcm"
+        files = [str(root / "raw" / f) for f in rows.sort_values("position")["file"]]
+        assert dynbus(["deidentify", *files, str(deid), "--key", key]) == 0
+        assert dynbus(["frames", str(deid), str(root / "frames" / seq), "--workers", "1"]) == 0
+    annotations = ["annotations", str(root / "raw" / "annotations.csv")]
+    annotations += ["--private-manifest", str(private), "--manifest", str(root / "manifest.csv")]
+    annotations += ["--out", str(root / "annotations.csv"), "--report", str(root / "bad.csv")]
+    assert dynbus(annotations) == 0
     return root

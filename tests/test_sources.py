@@ -11,6 +11,7 @@ import pytest
 
 from dynbus.cli import main as dynbus
 from tests.source_exporters import (
+    dicom_study,
     export_cocovid,
     export_cvat,
     export_videos,
@@ -22,50 +23,8 @@ KEEP_ALL = [0, 0, 100000, 100000]
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    """A tiny simulated study through the DICOM path: manifest, deidentify, frames, annotations."""
-    root = tmp_path_factory.mktemp("dicom")
-    sim = '{"simulate": {"patients": 3, "frames": [6, 8], "rows": 128, "columns": 160}}'
-    assert dynbus(["simulate", "--out", str(root / "raw"), "--config", sim]) == 0
-    key, private = str(root / "key.hex"), root / "linkage" / "manifest.csv"
-    assert (
-        dynbus(
-            [
-                "manifest",
-                str(root / "raw"),
-                "--key",
-                key,
-                "--private",
-                str(private),
-                "--out",
-                str(root / "manifest.csv"),
-            ]
-        )
-        == 0
-    )
-    table = pd.read_csv(private)
-    for seq, rows in table.groupby("sequence_id"):
-        deid = root / "deid" / f"{seq}.dcm"
-        files = [str(root / "raw" / f) for f in rows.sort_values("position")["file"]]
-        assert dynbus(["deidentify", *files, str(deid), "--key", key]) == 0
-        assert dynbus(["frames", str(deid), str(root / "frames" / seq), "--workers", "1"]) == 0
-    assert (
-        dynbus(
-            [
-                "annotations",
-                str(root / "raw" / "annotations.csv"),
-                "--private-manifest",
-                str(private),
-                "--manifest",
-                str(root / "manifest.csv"),
-                "--out",
-                str(root / "annotations.csv"),
-                "--report",
-                str(root / "bad.csv"),
-            ]
-        )
-        == 0
-    )
-    return root
+    """A tiny simulated study through the DICOM path."""
+    return dicom_study(tmp_path_factory.mktemp("dicom"))
 
 
 def run_import(raw: Path, out: Path, fmt: str, config: dict, *extra: str) -> int:

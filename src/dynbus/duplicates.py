@@ -1,0 +1,240 @@
+"""``dynbus duplicates``: near-duplicate frames across sequences, before the split (leakage).
+
+Every frame gets a 64-bit perceptual hash (pHash: 32 x 32 area-downscale, 2-D DCT, the 8 x 8
+lowest frequencies against their median, as ``imagehash.phash``), computed for whole sequences at
+once with matrix products. Frames flatter than ``duplicates.min_contrast`` gray levels (standard
+deviation of the downscale: blank or fade frames) are not compared. Pairs of frames of different
+sequences whose hashes differ in at most ``duplicates.max_distance`` bits are found by
+multi-index hashing (the 64 bits cut into ``max_distance + 1`` chunks: a near pair agrees
+exactly on one chunk, so only frames sharing a chunk value are compared) instead of all pairs.
+
+``results/reports/duplicates.csv`` lists every pair of sequences that share near-duplicate frames
+(closest frame pair, its distance, how many frame pairs). Pairs across patients make those
+patients one unit of the split (``action: merge``, read by ``dynbus split --duplicates``) or stop
+the run (``action: error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from dynbus import config as study_config
+from dynbus.atomic import write_csv
+from dynbus.csv_input import read_csv_checked
+from dynbus.errors import DynbusError, InputFileError
+from dynbus.frames import read_png
+
+SMALL = 32
+HASH_SIDE = 8
+PAIR_COLUMNS = [
+    "sequence_a",
+    "patient_a",
+    "frame_a",
+    "sequence_b",
+    "patient_b",
+    "frame_b",
+    "distance",
+    "frame_pairs",
+    "same_patient",
+]
+
+
+@cache
+def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """``n_out x n_in`` weights averaging each of ``n_out`` equal bins of ``n_in`` samples."""
+    edges = np.linspace(0.0, n_in, n_out + 1)
+    starts, stops = edges[:-1, None], edges[1:, None]
+    pixels = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(stops, pixels + 1) - np.maximum(starts, pixels), 0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@cache
+def _dct_matrix(n: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix (``scipy.fft.dct(norm='ortho')`` as a product)."""
+    k, x = np.arange(n)[:, None], np.arange(n)[None, :]
+    matrix = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    matrix[0] /= np.sqrt(2.0)
+    return matrix.astype(np.float32)
+
+
+def phash(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit pHashes (uint64) of ``frames`` (n, rows, columns) and each downscale's std."""
+    _, rows, columns = frames.shape
+    small = _area_matrix(rows, SMALL) @ frames.astype(np.float32) @ _area_matrix(columns, SMALL).T
+    dct = _dct_matrix(SMALL)
+    low = (dct @ small @ dct.T)[:, :HASH_SIDE, :HASH_SIDE].reshape(len(frames), -1)
+    bits = low > np.median(low, axis=1, keepdims=True)
+    hashes = np.packbits(bits, axis=1, bitorder="little").view("<u8")[:, 0]
+    return hashes, small.std(axis=(1, 2))
+
+
+def hash_sequence(folder: Path, stride: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frame indices, hashes, contrasts) of every ``stride``-th frame of a frame folder."""
+    meta_path = folder / "meta.json"
+    try:
+        n_frames = int(json.loads(meta_path.read_text(encoding="utf-8"))["n_frames"])
+    except (OSError, ValueError, KeyError) as error:
+        raise InputFileError(meta_path, f"no valid n_frames ({error})") from error
+    indices = np.arange(0, n_frames, stride)
+    frames = np.stack([read_png(folder / f"{index:06d}.png") for index in indices])
+    hashes, contrast = phash(frames)
+    return indices, hashes, contrast
+
+
+def _chunk_candidates(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All index pairs (i < j) of entries with equal ``keys``."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    left, right = [], []
+    for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+        i, j = np.triu_indices(size, 1)
+        left.append(order[start + i])
+        right.append(order[start + j])
+    if not left:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(left), np.concatenate(right)
+
+
+def near_pairs(
+    hashes: np.ndarray, owners: np.ndarray, max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, distance) of every pair of hashes of different ``owners`` within ``max_distance``
+    bits, by multi-index hashing over ``max_distance + 1`` chunks."""
+    edges = np.linspace(0, 64, max_distance + 2).astype(np.uint64)
+    found = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        keys = (hashes >> low) & np.uint64((1 << int(high - low)) - 1)
+        i, j = _chunk_candidates(keys)
+        cross = owners[i] != owners[j]
+        found.append(np.stack([np.minimum(i, j)[cross], np.maximum(i, j)[cross]], axis=1))
+    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 2), np.int64)
+    distance = np.bitwise_count(hashes[pairs[:, 0]] ^ hashes[pairs[:, 1]]).astype(np.int64)
+    keep = distance <= max_distance
+    return pairs[keep, 0], pairs[keep, 1], distance[keep]
+
+
+def find_duplicates(
+    frames_dir: Path,
+    manifest: pd.DataFrame,
+    max_distance: int,
+    min_contrast: float,
+    stride: int = 1,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """The sequence pairs sharing near-duplicate frames (columns ``PAIR_COLUMNS``)."""
+    sequences = manifest["sequence_id"].tolist()
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        hashed = list(pool.map(lambda s: hash_sequence(frames_dir / s, stride), sequences))
+    owner = np.concatenate([np.full(len(h[0]), k) for k, h in enumerate(hashed)])
+    frame = np.concatenate([h[0] for h in hashed])
+    hashes = np.concatenate([h[1] for h in hashed])
+    informative = np.concatenate([h[2] for h in hashed]) >= min_contrast
+    owner, frame, hashes = owner[informative], frame[informative], hashes[informative]
+    # one entry per distinct hash of a sequence: a still probe repeats the same frame many times
+    _, first = np.unique(
+        np.stack([owner, hashes.view(np.int64)], axis=1), axis=0, return_index=True
+    )
+    owner, frame, hashes = owner[first], frame[first], hashes[first]
+    i, j, distance = near_pairs(hashes, owner, max_distance)
+    patients = manifest["patient_id"].to_numpy()
+    pairs = pd.DataFrame(
+        {
+            "a": owner[i],
+            "b": owner[j],
+            "frame_a": frame[i],
+            "frame_b": frame[j],
+            "distance": distance,
+        }
+    )
+    swap = pairs["a"] > pairs["b"]
+    pairs.loc[swap, ["a", "b", "frame_a", "frame_b"]] = pairs.loc[
+        swap, ["b", "a", "frame_b", "frame_a"]
+    ].to_numpy()
+    pairs = pairs.sort_values(["a", "b", "distance", "frame_a", "frame_b"])
+    counts = pairs.groupby(["a", "b"]).size().rename("frame_pairs")
+    best = pairs.drop_duplicates(["a", "b"]).join(counts, on=["a", "b"])
+    return pd.DataFrame(
+        {
+            "sequence_a": [sequences[k] for k in best["a"]],
+            "patient_a": patients[best["a"].to_numpy(int)],
+            "frame_a": best["frame_a"].to_numpy(int),
+            "sequence_b": [sequences[k] for k in best["b"]],
+            "patient_b": patients[best["b"].to_numpy(int)],
+            "frame_b": best["frame_b"].to_numpy(int),
+            "distance": best["distance"].to_numpy(int),
+            "frame_pairs": best["frame_pairs"].to_numpy(int),
+            "same_patient": patients[best["a"].to_numpy(int)] == patients[best["b"].to_numpy(int)],
+        },
+        columns=PAIR_COLUMNS,
+    )
+
+
+def split_units(patients: pd.Series, duplicates: pd.DataFrame | None) -> pd.Series:
+    """Per row of ``patients``: the unit the split assigns (a patient, or the first patient id
+    of the group of patients linked by near-duplicate frames)."""
+    if duplicates is None or duplicates.empty:
+        return patients.copy()
+    names = np.array(
+        sorted(set(patients) | set(duplicates["patient_a"]) | set(duplicates["patient_b"]))
+    )
+    index = {name: k for k, name in enumerate(names)}
+    a = duplicates["patient_a"].map(index).to_numpy()
+    b = duplicates["patient_b"].map(index).to_numpy()
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(names), len(names)))
+    _, labels = connected_components(graph, directed=False)
+    first = pd.Series(names).groupby(labels).transform("first").to_numpy()
+    return patients.map(dict(zip(names, first, strict=True)))
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Arguments of ``dynbus duplicates``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--manifest", required=True, type=Path, help="public manifest CSV")
+    parser.add_argument("--frames", required=True, type=Path, help="folder of frame folders")
+    parser.add_argument("--out", required=True, type=Path, help="duplicates report CSV")
+    parser.add_argument("--stride", type=int, default=1, help="hash every k-th frame (default 1)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="threads")
+    study_config.add_config_argument(parser)
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    """Write the duplicates report; stop on cross-patient pairs with ``action: error``."""
+    cfg = study_config.load(args.config)["duplicates"]
+    manifest = read_csv_checked(args.manifest, ["sequence_id", "patient_id"])
+    pairs = find_duplicates(
+        args.frames,
+        manifest.sort_values("sequence_id").reset_index(drop=True),
+        cfg["max_distance"],
+        cfg["min_contrast"],
+        args.stride,
+        args.workers,
+    )
+    write_csv(args.out, pairs)
+    cross = pairs[~pairs["same_patient"]]
+    linked = len(set(cross["patient_a"]) | set(cross["patient_b"]))
+    print(
+        f"{len(pairs)} sequence pairs share near-duplicate frames; {len(cross)} across patients "
+        f"({linked} patients)"
+    )
+    if len(cross) and cfg["action"] == "error":
+        first = cross.iloc[0]
+        raise DynbusError(
+            f"{len(cross)} sequence pairs of different patients share near-duplicate frames, "
+            f"e.g. {first['sequence_a']} frame {first['frame_a']} and {first['sequence_b']} "
+            f"frame {first['frame_b']} (distance {first['distance']}); see {args.out} "
+            "(or set duplicates.action: merge)"
+        )
