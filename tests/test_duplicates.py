@@ -3,7 +3,6 @@ across patients found and kept in one split."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +55,8 @@ def test_near_pairs_equal_brute_force() -> None:
     i, j, distance = near_pairs(hashes, owners, 4)
     full = np.bitwise_count(hashes[:, None] ^ hashes[None, :])
     a, b = np.nonzero(np.triu(full <= 4, 1) & (owners[:, None] != owners[None, :]))
-    assert sorted(zip(i.tolist(), j.tolist())) == sorted(zip(a.tolist(), b.tolist()))
+    found = sorted(zip(i.tolist(), j.tolist(), strict=True))
+    assert found == sorted(zip(a.tolist(), b.tolist(), strict=True))
     assert (distance == full[i, j]).all()
     assert len(a) > 250  # most planted copies differ in <= 4 bits
 
