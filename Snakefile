@@ -18,7 +18,16 @@ localrules:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
-include: "workflow/rules/prepare.smk"
+if config["source"]["format"] == "dicom":
+
+    include: "workflow/rules/prepare.smk"
+
+else:
+
+    include: "workflow/rules/import.smk"
+
+
+include: "workflow/rules/duplicates.smk"
 include: "workflow/rules/split.smk"
 include: "workflow/rules/detector.smk"
 include: "workflow/rules/evaluate.smk"

@@ -79,11 +79,11 @@ def clean_frames(
     return ds.pixel_array.reshape(n, rows, columns), boxes, source
 
 
-def import_sequence(
-    spec: dict[str, Any], outdir: Path, fallback_box: Sequence[int] | None, workers: int
-) -> dict[str, Any]:
-    """Decode, check, clean and write one sequence described by ``spec`` (from
-    ``dynbus import``); return the pixel audit record."""
+def prepare_sequence(
+    spec: dict[str, Any], fallback_box: Sequence[int] | None, workers: int
+) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+    """Decode, check and clean one sequence described by ``spec`` (from ``dynbus import``);
+    return the cleaned frames, their meta.json and the pixel audit record."""
     raw_dir = Path(spec["raw_dir"])
     frames = load_frames(raw_dir, spec["frames"], workers)
     name = spec["sequence_id"]
@@ -106,6 +106,19 @@ def import_sequence(
         "frame_time_ms": spec["frame_time_ms"],
         "regions": [list(box) for box in boxes],
     }
+    return cleaned, meta, {"action": "blanked outside regions", "regions": boxes, "source": source}
+
+
+def write_sequence(outdir: Path, cleaned: np.ndarray, meta: dict[str, Any], workers: int) -> None:
+    """Write prepared frames + meta.json with the DICOM path's writer."""
     images = [lambda index=index: cleaned[index] for index in range(cleaned.shape[0])]
-    write_frame_folder(outdir, images, meta, workers, name)
-    return {"action": "blanked outside regions", "regions": boxes, "source": source}
+    write_frame_folder(outdir, images, meta, workers, outdir.name)
+
+
+def import_sequence(
+    spec: dict[str, Any], outdir: Path, fallback_box: Sequence[int] | None, workers: int
+) -> dict[str, Any]:
+    """Decode, check, clean and write one sequence; return the pixel audit record."""
+    cleaned, meta, audit = prepare_sequence(spec, fallback_box, workers)
+    write_sequence(outdir, cleaned, meta, workers)
+    return audit

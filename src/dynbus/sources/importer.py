@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from dynbus.pseudonyms import (
 )
 from dynbus.sources import cocovid, cvat, video
 from dynbus.sources.common import Problems, Scan, SourceSequence
-from dynbus.sources.decode import import_sequence
+from dynbus.sources.decode import prepare_sequence, write_sequence
 
 FORMATS = ("cocovid", "video", "cvat")
 
@@ -96,6 +97,31 @@ def decoding_specs(scan: Scan, private: pd.DataFrame, raw_dir: Path) -> dict[str
     return specs
 
 
+def write_all_frames(
+    specs: dict[str, dict[str, Any]],
+    frames_dir: Path,
+    audit_dir: Path | None,
+    fallback_box: list[int],
+    workers: int,
+) -> None:
+    """Every sequence's frames (and audit); the next sequence decodes while this one is written."""
+    ids = list(specs)
+    with ThreadPoolExecutor(max_workers=1) as loader:
+
+        def load(position: int) -> Future | None:
+            if position >= len(ids):
+                return None
+            return loader.submit(prepare_sequence, specs[ids[position]], fallback_box, workers)
+
+        pending = load(0)
+        for position, sequence_id in enumerate(ids):
+            cleaned, meta, audit = pending.result()
+            pending = load(position + 1)
+            write_sequence(frames_dir / sequence_id, cleaned, meta, workers)
+            if audit_dir is not None:
+                write_json(audit_dir / f"{sequence_id}.json", {"pixels": audit})
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     """Arguments of ``dynbus import``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -145,10 +171,7 @@ def main(args: argparse.Namespace) -> None:
         write_csv(args.skipped, skipped[["file_id", "problem"]])
     write_csv(args.out, public)
     if args.frames is not None:
-        for sequence_id, spec in specs.items():
-            audit = import_sequence(spec, args.frames / sequence_id, fallback_box, args.workers)
-            if args.audit_dir is not None:
-                write_json(args.audit_dir / f"{sequence_id}.json", {"pixels": audit})
+        write_all_frames(specs, args.frames, args.audit_dir, fallback_box, args.workers)
     print(
         f"{len(public)} {fmt} sequences of {public['patient_id'].nunique()} patients, "
         f"{len(scan.boxes)} boxes; {len(skipped)} inputs skipped"
