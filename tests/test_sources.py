@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from dynbus.cli import main as dynbus
 from tests.source_exporters import (
@@ -16,6 +17,7 @@ from tests.source_exporters import (
     export_cvat,
     export_videos,
     frame_arrays,
+    write_video,
 )
 
 KEEP_ALL = [0, 0, 100000, 100000]
@@ -169,3 +171,114 @@ def test_cvat_round_trip(reference: Path, tmp_path: Path) -> None:
     raw = export_cvat(reference / "frames", boxes, manifest, tmp_path / "exp")
     assert run_import(raw, tmp_path / "out", "cvat", {}) == 0
     assert_same_contract(reference, tmp_path / "out")
+
+
+def _tiny_coco(root: Path) -> Path:
+    """Two 2-frame videos of 8 x 10 PNG frames; returns the JSON (edited by the tests)."""
+    data: dict = {"videos": [], "images": [], "annotations": []}
+    for video_id in (1, 2):
+        data["videos"].append({"id": video_id, "name": f"v{video_id}"})
+        (root / "rawframes" / f"v{video_id}").mkdir(parents=True)
+        for frame in (0, 1):
+            name = f"v{video_id}/{frame:06d}.png"
+            Image.fromarray(np.full((8, 10), 40 * video_id + frame, np.uint8)).save(
+                root / "rawframes" / name
+            )
+            data["images"].append(
+                {
+                    "id": len(data["images"]) + 1,
+                    "video_id": video_id,
+                    "frame_id": frame,
+                    "file_name": name,
+                    "width": 10,
+                    "height": 8,
+                }
+            )
+    data["annotations"].append({"id": 1, "image_id": 1, "bbox": [1, 1, 3, 3], "instance_id": 1})
+    path = root / "train.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d, r: (r / "rawframes" / "v2" / "000001.png").unlink(), "frame image not found"),
+        (lambda d, r: d["images"][3].update(video_id=9), "unknown video_id"),
+        (
+            lambda d, r: d["annotations"].append({"id": 2, "image_id": 99, "bbox": [0, 0, 1, 1]}),
+            "unknown or skipped image_id",
+        ),
+    ],
+)
+def test_cocovid_bad_input_one_line_or_skipped(tmp_path: Path, capsys, edit, problem) -> None:
+    path = _tiny_coco(tmp_path)
+    data = json.loads(path.read_text())
+    edit(data, tmp_path)
+    path.write_text(json.dumps(data))
+    config = {"source": {"coco_json": [str(path)]}}
+    assert run_import(tmp_path / "rawframes", tmp_path / "err", "cocovid", config) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and problem in message and "on_bad_input" in message
+    assert (
+        run_import(
+            tmp_path / "rawframes", tmp_path / "skip", "cocovid", {**config, "on_bad_input": "skip"}
+        )
+        == 0
+    )
+    public = pd.read_csv(tmp_path / "skip" / "skipped.csv")
+    private = pd.read_csv(tmp_path / "skip" / "linkage" / "skipped_inputs.csv")
+    assert len(public) == 1 and problem in public["problem"][0]
+    assert list(public.columns) == ["file_id", "problem"] and public["file_id"][0].startswith("F")
+    assert not {"v1", "v2", "v1/", "v2/"} & set(public["problem"][0].replace("/", " ").split())
+    assert private["file"][0]  # the private report names the raw file
+
+
+def test_cocovid_box_outside_frame_is_a_bad_annotation(tmp_path: Path, capsys) -> None:
+    path = _tiny_coco(tmp_path)
+    data = json.loads(path.read_text())
+    data["annotations"][0]["bbox"] = [5, 5, 9, 2]
+    path.write_text(json.dumps(data))
+    config = {"source": {"coco_json": [str(path)]}}
+    assert run_import(tmp_path / "rawframes", tmp_path / "out", "cocovid", config) == 2
+    assert "box outside the frame (10x8)" in capsys.readouterr().err
+    unlabeled = pd.read_csv(tmp_path / "out" / "manifest.csv")
+    assert unlabeled["n_frames"].tolist() == [2, 2]  # frames without boxes are simply unlabeled
+
+
+def test_corrupt_video_and_malformed_xml(tmp_path: Path, capsys) -> None:
+    raw = tmp_path / "raw"
+    write_video(raw / "good.mkv", [np.full((8, 10), 9, np.uint8)] * 3)
+    (raw / "bad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    assert run_import(raw, tmp_path / "a", "video", {}) == 2
+    assert "bad.mp4: not a readable video" in capsys.readouterr().err
+    assert run_import(raw, tmp_path / "b", "video", {"on_bad_input": "skip"}) == 0
+    assert pd.read_csv(tmp_path / "b" / "manifest.csv")["n_frames"].tolist() == [3]
+    (raw / "task").mkdir()
+    (raw / "task" / "annotations.xml").write_text("<annotations><meta><task>")
+    assert run_import(raw, tmp_path / "c", "cvat", {}) == 2
+    assert "task/annotations.xml: malformed XML" in capsys.readouterr().err
+
+
+def test_non_dicom_import_needs_a_kept_area(tmp_path: Path, capsys) -> None:
+    path = _tiny_coco(tmp_path)
+    config = json.dumps({"source": {"format": "cocovid", "coco_json": [str(path)]}})
+    code = dynbus(
+        [
+            "import",
+            str(tmp_path / "rawframes"),
+            "--key",
+            str(tmp_path / "k"),
+            "--private",
+            str(tmp_path / "p.csv"),
+            "--out",
+            str(tmp_path / "m.csv"),
+            "--boxes",
+            str(tmp_path / "b.csv"),
+            "--specs",
+            str(tmp_path / "s"),
+            "--config",
+            config,
+        ]
+    )
+    assert code == 2 and "deid.fallback_box" in capsys.readouterr().err
