@@ -70,8 +70,11 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 def phash(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """64-bit pHashes (uint64) of ``frames`` (n, rows, columns) and each downscale's std."""
-    _, rows, columns = frames.shape
-    small = _area_matrix(rows, SMALL) @ frames.astype(np.float32) @ _area_matrix(columns, SMALL).T
+    n, rows, columns = frames.shape
+    # two plain 2-D products (BLAS); a broadcast ``A @ frames`` would take numpy's slow loop
+    across = frames.reshape(n * rows, columns).astype(np.float32) @ _area_matrix(columns, SMALL).T
+    small = np.tensordot(_area_matrix(rows, SMALL), across.reshape(n, rows, SMALL), ([1], [1]))
+    small = small.transpose(1, 0, 2)
     dct = _dct_matrix(SMALL)
     low = (dct @ small @ dct.T)[:, :HASH_SIDE, :HASH_SIDE].reshape(len(frames), -1)
     bits = low > np.median(low, axis=1, keepdims=True)

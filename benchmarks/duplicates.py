@@ -1,0 +1,109 @@
+"""Time the duplicate check at the paper's scale: 157k frames hashed and compared.
+
+Hashing: ``--sources`` synthetic sequences of 256 x 320 speckle frames are written as frame
+folders (our PNG writer); ``dynbus.duplicates.hash_sequence`` then reads and hashes
+``--frames`` frames in total, cycling over those folders (page cache warm, as right after the
+frames stage), with ``--workers`` threads. Comparison: ``near_pairs`` on ``--frames`` hashes
+shaped like real sequences (one random 64-bit start per sequence of ``--length`` frames, 0-2 bits
+flipped from frame to frame) plus ``--planted`` copies of whole sequences with 0-3 bits flipped,
+which it must all find. Prints both times and their sum.
+
+    python benchmarks/duplicates.py [--frames 157000] [--workers 2] [--max-distance 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from dynbus.atomic import write_json
+from dynbus.duplicates import hash_sequence, near_pairs
+from dynbus.frames import encode_png
+
+
+def write_sources(root: Path, sources: int, length: int) -> list[Path]:
+    """``sources`` frame folders of ``length`` speckle frames (256 x 320)."""
+    rng = np.random.default_rng(0)
+    folders = []
+    for index in range(sources):
+        folder = root / f"S{index:04d}"
+        folder.mkdir()
+        base = rng.random((256, 320))
+        for frame in range(length):
+            image = np.clip(base * rng.rayleigh(0.5, base.shape) * 180, 0, 255).astype(np.uint8)
+            (folder / f"{frame:06d}.png").write_bytes(encode_png(image))
+        write_json(folder / "meta.json", {"n_frames": length, "rows": 256, "columns": 320})
+        folders.append(folder)
+    return folders
+
+
+def time_hashing(folders: list[Path], frames: int, length: int, workers: int) -> float:
+    """Seconds to read and hash ``frames`` frames, cycling over ``folders``."""
+    jobs = [folders[k % len(folders)] for k in range(frames // length)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(hash_sequence, jobs))
+    return time.perf_counter() - start
+
+
+def synthetic_hashes(
+    frames: int, length: int, planted: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, set[tuple[int, int]]]:
+    """Random-walk hash sequences, plus planted noisy copies; returns (hashes, owners, planted
+    sequence pairs)."""
+    sequences = frames // length
+    bits = np.uint64(1) << np.arange(64, dtype=np.uint64)
+    walks = []
+    for _ in range(sequences):
+        start = rng.integers(0, 2**63, dtype=np.int64).astype(np.uint64)
+        steps = [
+            np.bitwise_xor.reduce(rng.choice(bits, rng.integers(0, 3))) for _ in range(length - 1)
+        ]
+        walks.append(np.bitwise_xor.accumulate(np.array([start, *steps], dtype=np.uint64)))
+    pairs = set()
+    for copy, source in enumerate(rng.choice(sequences, planted, replace=False)):
+        noise = [np.bitwise_xor.reduce(rng.choice(bits, rng.integers(0, 4))) for _ in range(length)]
+        walks.append(walks[source] ^ np.array(noise, dtype=np.uint64))
+        pairs.add((int(source), sequences + copy))
+    owners = np.repeat(np.arange(len(walks)), length)
+    return np.concatenate(walks), owners, pairs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=157_000)
+    parser.add_argument("--length", type=int, default=50, help="frames per sequence")
+    parser.add_argument("--sources", type=int, default=40, help="distinct frame folders on disk")
+    parser.add_argument("--planted", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-distance", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = write_sources(Path(tmp), args.sources, args.length)
+        hashing = time_hashing(folders, args.frames, args.length, args.workers)
+    hashes, owners, planted = synthetic_hashes(
+        args.frames, args.length, args.planted, np.random.default_rng(1)
+    )
+    start = time.perf_counter()
+    i, j, _ = near_pairs(hashes, owners, args.max_distance)
+    comparing = time.perf_counter() - start
+    found = set(zip(owners[i].tolist(), owners[j].tolist(), strict=True))
+    missed = len(planted - found)
+    print(
+        f"hash {args.frames} frames (256x320 PNG, {args.workers} threads): {hashing:6.1f} s "
+        f"({args.frames / hashing:.0f} frames/s)"
+    )
+    print(
+        f"compare {len(hashes)} hashes (max distance {args.max_distance}): {comparing:6.1f} s; "
+        f"{len(found)} sequence pairs, planted missed: {missed}/{len(planted)}"
+    )
+    print(f"total: {hashing + comparing:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
