@@ -30,9 +30,10 @@ def frame_arrays(frames_dir: Path, sequence_id: str) -> list[np.ndarray]:
 
 
 def export_cocovid(
-    frames_dir: Path, annotations: pd.DataFrame, manifest: pd.DataFrame, out: Path
+    frames_dir: Path, annotations: pd.DataFrame, manifest: pd.DataFrame, out: Path, prefix: str = ""
 ) -> Path:
-    """``out/rawframes/{patient}/{seq}/{frame:06d}.png`` + ``out/train.json``; returns the JSON."""
+    """``out/rawframes/{prefix}{patient}/{seq}/{frame:06d}.png`` + ``out/train.json`` (returned);
+    ``prefix`` lets a test give the folders PHI-like names."""
     data: dict[str, list] = {
         "videos": [],
         "images": [],
@@ -41,7 +42,7 @@ def export_cocovid(
     }
     image_ids: dict[tuple[str, int], int] = {}
     for video_id, row in enumerate(manifest.itertuples(), start=1):
-        name = f"{row.patient_id}/{row.sequence_id}"
+        name = f"{prefix}{row.patient_id}/{row.sequence_id}"
         data["videos"].append({"id": video_id, "name": name})
         folder = out / "rawframes" / name
         shutil.copytree(

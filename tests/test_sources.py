@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from dynbus.cli import main as dynbus
+from tests.conftest import ROOT, run_workflow
 from tests.source_exporters import (
     dicom_study,
     export_cocovid,
@@ -282,3 +284,40 @@ def test_non_dicom_import_needs_a_kept_area(tmp_path: Path, capsys) -> None:
         ]
     )
     assert code == 2 and "deid.fallback_box" in capsys.readouterr().err
+
+
+def test_workflow_imports_cocovid_without_raw_names(reference: Path, tmp_path: Path) -> None:
+    """The Snakefile with source.format cocovid runs import -> frames -> annotations ->
+    duplicates -> split, and no raw folder name reaches results/, logs/ or .snakemake/."""
+    manifest, boxes = _reference_tables(reference)
+    coco = export_cocovid(reference / "frames", boxes, manifest, tmp_path / "buv", "DOE^JANE_")
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config.update(raw_dir=str(tmp_path / "buv" / "rawframes"))
+    config["simulate"]["enabled"] = False
+    config["source"].update(format="cocovid", coco_json=[str(coco)], patient="folder")
+    config["deid"]["fallback_box"] = KEEP_ALL
+    config["split"]["fractions"] = {"train": 0.34, "val": 0.33, "test": 0.33}
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_workflow(work, "--printshellcmds", "results/splits.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((work / "results" / "frames").iterdir())) == len(manifest)
+    assert_same_contract(reference, _as_import_result(work))
+    for folder in ("results", "logs", ".snakemake"):
+        for path in (work / folder).rglob("*"):
+            assert "DOE^JANE" not in str(path)
+            if path.is_file():
+                assert b"DOE^JANE" not in path.read_bytes(), path
+    assert "DOE^JANE" not in result.stdout + result.stderr
+    assert b"DOE^JANE" in (work / "linkage" / "manifest.csv").read_bytes()
+
+
+def _as_import_result(work: Path) -> Path:
+    """The workflow's outputs laid out as ``run_import`` writes them (for assert_same_contract)."""
+    view = work / "view"
+    (view / "linkage").mkdir(parents=True)
+    (view / "linkage" / "manifest.csv").symlink_to(work / "linkage" / "manifest.csv")
+    for name in ("manifest.csv", "annotations.csv", "frames"):
+        (view / name).symlink_to(work / "results" / name)
+    return view

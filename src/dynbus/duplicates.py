@@ -95,20 +95,29 @@ def hash_sequence(folder: Path, stride: int = 1) -> tuple[np.ndarray, np.ndarray
     return indices, hashes, contrast
 
 
-def _chunk_candidates(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All index pairs (i < j) of entries with equal ``keys``."""
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    sizes = np.diff(np.r_[starts, len(keys)])
-    left, right = [], []
-    for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
-        i, j = np.triu_indices(size, 1)
-        left.append(order[start + i])
-        right.append(order[start + j])
-    if not left:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(left), np.concatenate(right)
+def _chunk_candidates(keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every index pair (i, j) with equal ``keys`` and different ``owners``, once (vectorized:
+    entries are sorted by key then owner, and each pairs with the entries after its owner's run
+    up to the end of its key's bucket)."""
+    order = np.lexsort((owners, keys))
+    key, owner = keys[order], owners[order]
+    n = len(order)
+    new_key = np.r_[True, key[1:] != key[:-1]]
+    new_run = new_key | np.r_[True, owner[1:] != owner[:-1]]
+    bucket_end = np.repeat(
+        np.r_[np.flatnonzero(new_key)[1:], n], np.diff(np.r_[np.flatnonzero(new_key), n])
+    )
+    run_end = np.repeat(
+        np.r_[np.flatnonzero(new_run)[1:], n], np.diff(np.r_[np.flatnonzero(new_run), n])
+    )
+    after = bucket_end - run_end
+    left = np.repeat(np.arange(n), after)
+    right = (
+        np.repeat(run_end, after)
+        + np.arange(len(left))
+        - np.repeat(np.cumsum(after) - after, after)
+    )
+    return order[left], order[right]
 
 
 def near_pairs(
@@ -117,16 +126,16 @@ def near_pairs(
     """(i, j, distance) of every pair of hashes of different ``owners`` within ``max_distance``
     bits, by multi-index hashing over ``max_distance + 1`` chunks."""
     edges = np.linspace(0, 64, max_distance + 2).astype(np.uint64)
-    found = []
+    codes = []
     for low, high in zip(edges[:-1], edges[1:], strict=True):
         keys = (hashes >> low) & np.uint64((1 << int(high - low)) - 1)
-        i, j = _chunk_candidates(keys)
-        cross = owners[i] != owners[j]
-        found.append(np.stack([np.minimum(i, j)[cross], np.maximum(i, j)[cross]], axis=1))
-    pairs = np.unique(np.concatenate(found), axis=0) if found else np.empty((0, 2), np.int64)
-    distance = np.bitwise_count(hashes[pairs[:, 0]] ^ hashes[pairs[:, 1]]).astype(np.int64)
-    keep = distance <= max_distance
-    return pairs[keep, 0], pairs[keep, 1], distance[keep]
+        i, j = _chunk_candidates(keys, owners)
+        near = np.bitwise_count(hashes[i] ^ hashes[j]) <= max_distance
+        i, j = i[near], j[near]
+        codes.append(np.minimum(i, j) * len(hashes) + np.maximum(i, j))
+    pairs = np.unique(np.concatenate(codes)) if codes else np.empty(0, np.int64)
+    i, j = pairs // len(hashes), pairs % len(hashes)
+    return i, j, np.bitwise_count(hashes[i] ^ hashes[j]).astype(np.int64)
 
 
 def find_duplicates(
