@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -71,8 +73,14 @@ def write_inputs(root: Path, sequences: int, frames: int, rows: int, columns: in
     (root / "train.json").write_text(json.dumps(coco))
 
 
-def run_import(root: Path, fmt: str, workers: int) -> float:
-    """Seconds of one ``dynbus import --frames`` (in this process, modules already loaded)."""
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (threads included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_import(root: Path, fmt: str, workers: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of one ``dynbus import --frames`` (in this process)."""
     out = root / f"out_{fmt}"
     raw = root / ("rawframes" if fmt == "cocovid" else "videos")
     config = {
@@ -82,7 +90,7 @@ def run_import(root: Path, fmt: str, workers: int) -> float:
             "coco_json": [str(root / "train.json")] if fmt == "cocovid" else [],
         },
     }
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     code = dynbus(
         [
             "import",
@@ -106,19 +114,19 @@ def run_import(root: Path, fmt: str, workers: int) -> float:
         ]
     )
     assert code == 0
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def bare_decode(root: Path) -> float:
-    """Seconds of the bare PyAV loop over every video (gray ndarrays, threaded decoding)."""
-    start = time.perf_counter()
+def bare_decode(root: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of the bare PyAV loop over every video (gray, threaded decoding)."""
+    start, cpu = time.perf_counter(), cpu_seconds()
     for path in sorted((root / "videos").glob("*.mp4")):
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
                 frame.to_ndarray(format="gray")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def main() -> None:
@@ -135,15 +143,22 @@ def main() -> None:
         root = Path(tmp)
         write_inputs(root, args.sequences, args.frames, args.rows, args.columns)
         folders = min(run_import(root, "cocovid", args.workers) for _ in range(args.repeat))
-        videos = min(run_import(root, "video", args.workers) for _ in range(args.repeat))
-        bare = min(bare_decode(root) for _ in range(args.repeat))
+        runs = [
+            (run_import(root, "video", args.workers), bare_decode(root)) for _ in range(args.repeat)
+        ]
+        videos = min(run[0] for run in runs)
+        bare = min(run[1] for run in runs)
     print(
-        f"{n} frames of {args.rows}x{args.columns}, {args.workers} workers, best of {args.repeat}"
+        f"{n} frames of {args.rows}x{args.columns}, {args.workers} workers, best of "
+        f"{args.repeat}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    print(f"frame folders (COCO-VID): {n / folders:7.0f} frames/s  ({folders:.2f} s)")
-    print(f"MP4 (libx264):            {n / videos:7.0f} frames/s  ({videos:.2f} s)")
-    print(f"bare PyAV decode loop:    {n / bare:7.0f} frames/s  ({bare:.2f} s)")
-    print(f"import / bare decode:     {bare / videos:7.2f}x")
+    for label, (wall, cpu) in [
+        ("frame folders (COCO-VID)", folders),
+        ("MP4 (libx264)", videos),
+        ("bare PyAV decode loop", bare),
+    ]:
+        print(f"{label:26s} {n / wall:6.0f} frames/s wall ({wall:.2f} s), {cpu:.2f} s CPU")
+    print(f"import / bare decode: {bare[0] / videos[0]:.2f}x wall, {bare[1] / videos[1]:.2f}x CPU")
 
 
 if __name__ == "__main__":
