@@ -4,11 +4,11 @@ Hashing: ``--sources`` synthetic sequences of 256 x 320 speckle frames are writt
 folders (our PNG writer); ``dynbus.duplicates.hash_sequence`` then reads and hashes
 ``--frames`` frames in total, cycling over those folders (page cache warm, as right after the
 frames stage), with ``--workers`` threads. Comparison: ``near_pairs`` on ``--frames`` hashes
-shaped like real sequences (one random 64-bit start per sequence of ``--length`` frames, 0-2 bits
-flipped from frame to frame) plus ``--planted`` copies of whole sequences with 0-3 bits flipped,
-which it must all find. Prints both times and their sum.
+shaped like real sequences (one random 256-bit start per sequence of ``--length`` frames, 0-4
+bits flipped from frame to frame) plus ``--planted`` copies of whole sequences with 0-8 bits
+flipped, which it must all find. Prints both times and their sum.
 
-    python benchmarks/duplicates.py [--frames 157000] [--workers 2] [--max-distance 4]
+    python benchmarks/duplicates.py [--frames 157000] [--workers 2] [--max-distance 12]
 """
 
 from __future__ import annotations
@@ -64,24 +64,26 @@ def time_hashing(
 def synthetic_hashes(
     frames: int, length: int, planted: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, set[tuple[int, int]]]:
-    """Random-walk hash sequences, plus planted noisy copies; returns (hashes, owners, planted
-    sequence pairs)."""
+    """Random-walk 256-bit hash sequences (0-4 bits flipped per frame), plus planted copies of
+    whole sequences with 0-8 bits flipped per frame; returns (hashes, owners, planted pairs)."""
     sequences = frames // length
-    bits = np.uint64(1) << np.arange(64, dtype=np.uint64)
     walks = []
     for _ in range(sequences):
-        start = rng.integers(0, 2**63, dtype=np.int64).astype(np.uint64)
-        steps = [
-            np.bitwise_xor.reduce(rng.choice(bits, rng.integers(0, 3))) for _ in range(length - 1)
-        ]
-        walks.append(np.bitwise_xor.accumulate(np.array([start, *steps], dtype=np.uint64)))
+        steps = np.zeros((length, 256), dtype=np.uint8)
+        steps[0] = rng.integers(0, 2, 256)
+        for frame in range(1, length):
+            steps[frame, rng.choice(256, rng.integers(0, 5), replace=False)] = 1
+        walks.append(np.bitwise_xor.accumulate(steps, axis=0))
     pairs = set()
     for copy, source in enumerate(rng.choice(sequences, planted, replace=False)):
-        noise = [np.bitwise_xor.reduce(rng.choice(bits, rng.integers(0, 4))) for _ in range(length)]
-        walks.append(walks[source] ^ np.array(noise, dtype=np.uint64))
+        noisy = walks[source].copy()
+        for frame in range(length):
+            noisy[frame, rng.choice(256, rng.integers(0, 9), replace=False)] ^= 1
+        walks.append(noisy)
         pairs.add((int(source), sequences + copy))
     owners = np.repeat(np.arange(len(walks)), length)
-    return np.concatenate(walks), owners, pairs
+    hashes = np.packbits(np.concatenate(walks), axis=1, bitorder="little").view("<u8")
+    return hashes, owners, pairs
 
 
 def main() -> None:
@@ -91,7 +93,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=40, help="distinct frame folders on disk")
     parser.add_argument("--planted", type=int, default=30)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--max-distance", type=int, default=4)
+    parser.add_argument("--max-distance", type=int, default=12)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folders = write_sources(Path(tmp), args.sources, args.length)

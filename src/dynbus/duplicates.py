@@ -1,11 +1,14 @@
 """``dynbus duplicates``: near-duplicate frames across sequences, before the split (leakage).
 
-Every frame gets a 64-bit perceptual hash (pHash: 32 x 32 area-downscale, 2-D DCT, the 8 x 8
-lowest frequencies against their median, as ``imagehash.phash``), computed for whole sequences at
-once with matrix products. Frames flatter than ``duplicates.min_contrast`` gray levels (standard
-deviation of the downscale: blank or fade frames) are not compared. Pairs of frames of different
+Every frame gets a 256-bit perceptual hash (pHash: 32 x 32 area-downscale, 2-D DCT, the
+16 x 16 lowest frequencies against their median, as ``imagehash.phash(hash_size=16,
+highfreq_factor=2)``), computed for whole sequences at once with matrix products. 64-bit pHashes
+are too coarse for ultrasound: the 8 x 8 lowest frequencies hold the depth-gain layout every
+frame shares, so frames of different patients fall within 2-4 bits. Frames flatter than
+``duplicates.min_contrast`` gray levels (standard deviation of the downscale: blank or fade
+frames) are not compared. Pairs of frames of different
 sequences whose hashes differ in at most ``duplicates.max_distance`` bits are found by
-multi-index hashing (the 64 bits cut into ``max_distance + 1`` chunks: a near pair agrees
+multi-index hashing (the 256 bits cut into ``max_distance + 1`` chunks: a near pair agrees
 exactly on one chunk, so only frames sharing a chunk value are compared) instead of all pairs.
 
 ``results/reports/duplicates.csv`` lists every pair of sequences that share near-duplicate frames
@@ -35,7 +38,11 @@ from dynbus.errors import DynbusError, InputFileError
 from dynbus.frames import read_png
 
 SMALL = 32
-HASH_SIDE = 8
+HASH_SIDE = 16
+HASH_BITS = HASH_SIDE * HASH_SIDE
+# a fixed shuffle of the bit positions, so that every multi-index chunk mixes coarse and fine
+# frequencies (the coarse ones are alike in most ultrasound frames and would crowd one bucket)
+BIT_ORDER = np.random.default_rng(20221).permutation(HASH_BITS)
 PAIR_COLUMNS = [
     "sequence_a",
     "patient_a",
@@ -69,7 +76,8 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 
 def phash(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit pHashes (uint64) of ``frames`` (n, rows, columns) and each downscale's std."""
+    """256-bit pHashes ((n, 4) uint64) of ``frames`` (n, rows, columns) and each downscale's
+    standard deviation."""
     n, rows, columns = frames.shape
     # two plain 2-D products (BLAS); a broadcast ``A @ frames`` would take numpy's slow loop
     across = frames.reshape(n * rows, columns).astype(np.float32) @ _area_matrix(columns, SMALL).T
@@ -77,8 +85,8 @@ def phash(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     small = small.transpose(1, 0, 2)
     dct = _dct_matrix(SMALL)
     low = (dct @ small @ dct.T)[:, :HASH_SIDE, :HASH_SIDE].reshape(len(frames), -1)
-    bits = low > np.median(low, axis=1, keepdims=True)
-    hashes = np.packbits(bits, axis=1, bitorder="little").view("<u8")[:, 0]
+    bits = (low > np.median(low, axis=1, keepdims=True))[:, BIT_ORDER]
+    hashes = np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="little")).view("<u8")
     return hashes, small.std(axis=(1, 2))
 
 
@@ -123,19 +131,26 @@ def _chunk_candidates(keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray,
 def near_pairs(
     hashes: np.ndarray, owners: np.ndarray, max_distance: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, distance) of every pair of hashes of different ``owners`` within ``max_distance``
-    bits, by multi-index hashing over ``max_distance + 1`` chunks."""
-    edges = np.linspace(0, 64, max_distance + 2).astype(np.uint64)
+    """(i, j, distance) of every pair of hashes ((n, words) uint64) of different ``owners``
+    within ``max_distance`` bits, by multi-index hashing over ``max_distance + 1`` chunks."""
+    bits = np.unpackbits(hashes.view(np.uint8), axis=1, bitorder="little")
+    edges = np.linspace(0, bits.shape[1], max_distance + 2).astype(int)
+    if np.diff(edges).max() > 62:
+        raise DynbusError(f"duplicates.max_distance {max_distance} too small for multi-indexing")
     codes = []
     for low, high in zip(edges[:-1], edges[1:], strict=True):
-        keys = (hashes >> low) & np.uint64((1 << int(high - low)) - 1)
+        keys = bits[:, low:high].astype(np.int64) @ (1 << np.arange(high - low, dtype=np.int64))
         i, j = _chunk_candidates(keys, owners)
-        near = np.bitwise_count(hashes[i] ^ hashes[j]) <= max_distance
-        i, j = i[near], j[near]
-        codes.append(np.minimum(i, j) * len(hashes) + np.maximum(i, j))
-    pairs = np.unique(np.concatenate(codes)) if codes else np.empty(0, np.int64)
+        near = _distance(hashes, i, j) <= max_distance
+        codes.append(np.minimum(i[near], j[near]) * len(hashes) + np.maximum(i[near], j[near]))
+    pairs = np.unique(np.concatenate(codes))
     i, j = pairs // len(hashes), pairs % len(hashes)
-    return i, j, np.bitwise_count(hashes[i] ^ hashes[j]).astype(np.int64)
+    return i, j, _distance(hashes, i, j)
+
+
+def _distance(hashes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Hamming distances between rows ``i`` and ``j`` of ``hashes``."""
+    return np.bitwise_count(hashes[i] ^ hashes[j]).sum(axis=1, dtype=np.int64)
 
 
 def find_duplicates(
@@ -156,9 +171,7 @@ def find_duplicates(
     informative = np.concatenate([h[2] for h in hashed]) >= min_contrast
     owner, frame, hashes = owner[informative], frame[informative], hashes[informative]
     # one entry per distinct hash of a sequence: a still probe repeats the same frame many times
-    _, first = np.unique(
-        np.stack([owner, hashes.view(np.int64)], axis=1), axis=0, return_index=True
-    )
+    _, first = np.unique(np.column_stack([owner, hashes.view(np.int64)]), axis=0, return_index=True)
     owner, frame, hashes = owner[first], frame[first], hashes[first]
     i, j, distance = near_pairs(hashes, owner, max_distance)
     patients = manifest["patient_id"].to_numpy()
