@@ -18,6 +18,10 @@ RAW = config["raw_dir"]
 RAW_ANNOTATIONS = config["annotations"]
 RAW_LINK = f"{LINKAGE}/source/raw_dir"  # -> raw_dir (real data only)
 ANNOTATIONS_LINK = f"{LINKAGE}/source/annotations.csv"  # -> annotations (real data only)
+# The annotations file is read by the DICOM path and by video files without a COCO-VID JSON.
+USES_ANNOTATIONS = config["source"]["format"] == "dicom" or (
+    config["source"]["format"] == "video" and not config["source"]["coco_json"]
+)
 LINKS = f"{LINKAGE}/raw"  # made by the manifest: {seq}/{position:06d}.dcm -> raw file
 
 
@@ -53,7 +57,7 @@ def check_data_paths():
         _refuse("raw_dir and linkage.dir must not contain one another")
     if not os.path.isdir(RAW):
         _refuse("raw_dir is not a folder")
-    if not os.path.isfile(RAW_ANNOTATIONS):
+    if USES_ANNOTATIONS and not os.path.isfile(RAW_ANNOTATIONS):
         _refuse("annotations is not a file")
 
 
@@ -90,7 +94,8 @@ check_data_paths()
 secure_linkage()
 if not SIMULATE:
     _point(RAW_LINK, RAW)
-    _point(ANNOTATIONS_LINK, RAW_ANNOTATIONS)
+    if USES_ANNOTATIONS:
+        _point(ANNOTATIONS_LINK, RAW_ANNOTATIONS)
 
 
 onsuccess:
@@ -103,14 +108,17 @@ onerror:
 
 @functools.cache
 def _raw_tree_digest():
-    annotations = os.stat(RAW_ANNOTATIONS)
+    annotations = os.stat(RAW_ANNOTATIONS) if os.path.isfile(RAW_ANNOTATIONS) else None
     digest = hashlib.sha256()
     for root, folders, files in os.walk(RAW, followlinks=True):
         folders.sort()
         for name in sorted(files):
             path = os.path.join(root, name)
             info = os.stat(path)
-            if (info.st_dev, info.st_ino) != (annotations.st_dev, annotations.st_ino):
+            if annotations is None or (info.st_dev, info.st_ino) != (
+                annotations.st_dev,
+                annotations.st_ino,
+            ):
                 relative = os.path.relpath(path, RAW)
                 digest.update(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()

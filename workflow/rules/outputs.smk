@@ -5,16 +5,20 @@
 import shlex
 
 HIT_IOU = config["evaluate"]["hit_iou"]
+# The per-sequence rules: DICOM is de-identified, then split into frames; other inputs are
+# imported into frames in one step (import.smk).
+PER_SEQUENCE_RULES = ["deidentify", "frames"] if config["source"]["format"] == "dicom" else ["frames"]
 
 
 def job_benchmarks(wildcards):
     """(rule, benchmark TSV) of every job of the study, in DAG order."""
     jobs = [("simulate", rules.simulate.benchmark)] if config["simulate"]["enabled"] else []
     jobs += [("manifest", rules.manifest.benchmark), ("annotations", rules.annotations.benchmark)]
-    for name in ("deidentify", "frames"):
+    for name in PER_SEQUENCE_RULES:
         pattern = getattr(rules, name).benchmark
         jobs += [(name, path) for path in expand(pattern, seq=sequence_ids())]
-    jobs += [("split", rules.split.benchmark), ("train", rules.train.benchmark)]
+    jobs += [("duplicates", rules.duplicates.benchmark), ("split", rules.split.benchmark)]
+    jobs += [("train", rules.train.benchmark)]
     jobs += [("infer", path) for path in expand(rules.infer.benchmark, split=["val", "test"])]
     jobs += [("evaluate", rules.evaluate.benchmark), ("tables", rules.tables.benchmark)]
     jobs += [("plots", path) for path in expand(rules.plots.benchmark, iou=HIT_IOU)]
@@ -29,6 +33,7 @@ def study_outputs(wildcards):
     return [
         *rules.manifest.output,
         *rules.annotations.output,
+        *rules.duplicates.output,
         *rules.split.output,
         *rules.train.output,
         *expand(rules.infer.output, split=["val", "test"]),
@@ -46,4 +51,5 @@ def study_outputs(wildcards):
 
 def sequence_outputs(wildcards):
     """The per-sequence outputs (known once the manifest checkpoint has run)."""
-    return expand([*rules.deidentify.output, *rules.frames.output], seq=sequence_ids())
+    patterns = [path for name in PER_SEQUENCE_RULES for path in getattr(rules, name).output]
+    return expand(patterns, seq=sequence_ids())

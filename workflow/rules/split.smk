@@ -5,6 +5,7 @@ rule split:
     input:
         manifest="results/manifest.csv",
         annotations="results/annotations.csv",
+        duplicates="results/reports/duplicates.csv",
     output:
         splits="results/splits.csv",
         summary=report(
@@ -23,4 +24,5 @@ rule split:
     shell:
         "dynbus split --manifest {input.manifest:q} --annotations {input.annotations:q}"
         " --out {output.splits:q} --summary {output.summary:q} --config {params.cfg:q}"
+        " --duplicates {input.duplicates:q}"
         " > {log:q} 2>&1"

@@ -1,0 +1,265 @@
+"""``dynbus duplicates``: near-duplicate frames across sequences, before the split (leakage).
+
+Every frame gets a 256-bit perceptual hash (pHash: 32 x 32 area-downscale, 2-D DCT, the
+16 x 16 lowest frequencies against their median, as ``imagehash.phash(hash_size=16,
+highfreq_factor=2)``), computed for whole sequences at once with matrix products. 64-bit pHashes
+are too coarse for ultrasound: the 8 x 8 lowest frequencies hold the depth-gain layout every
+frame shares, so frames of different patients fall within 2-4 bits. Frames flatter than
+``duplicates.min_contrast`` gray levels (standard deviation of the downscale: blank or fade
+frames) are not compared. Pairs of frames of different
+sequences whose hashes differ in at most ``duplicates.max_distance`` bits are found by
+multi-index hashing (the 256 bits cut into ``max_distance + 1`` chunks: a near pair agrees
+exactly on one chunk, so only frames sharing a chunk value are compared) instead of all pairs.
+
+``results/reports/duplicates.csv`` lists every pair of sequences that share near-duplicate frames
+(closest frame pair, its distance, how many frame pairs). Pairs across patients make those
+patients one unit of the split (``action: merge``, read by ``dynbus split --duplicates``) or stop
+the run (``action: error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from dynbus import config as study_config
+from dynbus.atomic import write_csv
+from dynbus.csv_input import read_csv_checked
+from dynbus.errors import DynbusError, InputFileError
+from dynbus.frames import read_png
+
+SMALL = 32
+HASH_SIDE = 16
+HASH_BITS = HASH_SIDE * HASH_SIDE
+# a fixed shuffle of the bit positions, so that every multi-index chunk mixes coarse and fine
+# frequencies (the coarse ones are alike in most ultrasound frames and would crowd one bucket)
+BIT_ORDER = np.random.default_rng(20221).permutation(HASH_BITS)
+PAIR_COLUMNS = [
+    "sequence_a",
+    "patient_a",
+    "frame_a",
+    "sequence_b",
+    "patient_b",
+    "frame_b",
+    "distance",
+    "frame_pairs",
+    "same_patient",
+]
+
+
+@cache
+def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """``n_out x n_in`` weights averaging each of ``n_out`` equal bins of ``n_in`` samples."""
+    edges = np.linspace(0.0, n_in, n_out + 1)
+    starts, stops = edges[:-1, None], edges[1:, None]
+    pixels = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(stops, pixels + 1) - np.maximum(starts, pixels), 0, None)
+    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@cache
+def _dct_matrix(n: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix (``scipy.fft.dct(norm='ortho')`` as a product)."""
+    k, x = np.arange(n)[:, None], np.arange(n)[None, :]
+    matrix = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    matrix[0] /= np.sqrt(2.0)
+    return matrix.astype(np.float32)
+
+
+def phash(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """256-bit pHashes ((n, 4) uint64) of ``frames`` (n, rows, columns) and each downscale's
+    standard deviation."""
+    n, rows, columns = frames.shape
+    # two plain 2-D products (BLAS); a broadcast ``A @ frames`` would take numpy's slow loop
+    across = frames.reshape(n * rows, columns).astype(np.float32) @ _area_matrix(columns, SMALL).T
+    small = np.tensordot(_area_matrix(rows, SMALL), across.reshape(n, rows, SMALL), ([1], [1]))
+    small = small.transpose(1, 0, 2)
+    dct = _dct_matrix(SMALL)
+    low = (dct @ small @ dct.T)[:, :HASH_SIDE, :HASH_SIDE].reshape(len(frames), -1)
+    bits = (low > np.median(low, axis=1, keepdims=True))[:, BIT_ORDER]
+    hashes = np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="little")).view("<u8")
+    return hashes, small.std(axis=(1, 2))
+
+
+def hash_sequence(folder: Path, stride: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frame indices, hashes, contrasts) of every ``stride``-th frame of a frame folder."""
+    meta_path = folder / "meta.json"
+    try:
+        n_frames = int(json.loads(meta_path.read_text(encoding="utf-8"))["n_frames"])
+    except (OSError, ValueError, KeyError) as error:
+        raise InputFileError(meta_path, f"no valid n_frames ({error})") from error
+    indices = np.arange(0, n_frames, stride)
+    frames = np.stack([read_png(folder / f"{index:06d}.png") for index in indices])
+    hashes, contrast = phash(frames)
+    return indices, hashes, contrast
+
+
+def _chunk_candidates(keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every index pair (i, j) with equal ``keys`` and different ``owners``, once (vectorized:
+    entries are sorted by key then owner, and each pairs with the entries after its owner's run
+    up to the end of its key's bucket)."""
+    order = np.lexsort((owners, keys))
+    key, owner = keys[order], owners[order]
+    n = len(order)
+    new_key = np.r_[True, key[1:] != key[:-1]]
+    new_run = new_key | np.r_[True, owner[1:] != owner[:-1]]
+    bucket_end = np.repeat(
+        np.r_[np.flatnonzero(new_key)[1:], n], np.diff(np.r_[np.flatnonzero(new_key), n])
+    )
+    run_end = np.repeat(
+        np.r_[np.flatnonzero(new_run)[1:], n], np.diff(np.r_[np.flatnonzero(new_run), n])
+    )
+    after = bucket_end - run_end
+    left = np.repeat(np.arange(n), after)
+    right = (
+        np.repeat(run_end, after)
+        + np.arange(len(left))
+        - np.repeat(np.cumsum(after) - after, after)
+    )
+    return order[left], order[right]
+
+
+def near_pairs(
+    hashes: np.ndarray, owners: np.ndarray, max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, distance) of every pair of hashes ((n, words) uint64) of different ``owners``
+    within ``max_distance`` bits, by multi-index hashing over ``max_distance + 1`` chunks."""
+    bits = np.unpackbits(hashes.view(np.uint8), axis=1, bitorder="little")
+    edges = np.linspace(0, bits.shape[1], max_distance + 2).astype(int)
+    if np.diff(edges).max() > 62:
+        raise DynbusError(f"duplicates.max_distance {max_distance} too small for multi-indexing")
+    codes = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        keys = bits[:, low:high].astype(np.int64) @ (1 << np.arange(high - low, dtype=np.int64))
+        i, j = _chunk_candidates(keys, owners)
+        near = _distance(hashes, i, j) <= max_distance
+        codes.append(np.minimum(i[near], j[near]) * len(hashes) + np.maximum(i[near], j[near]))
+    pairs = np.unique(np.concatenate(codes))
+    i, j = pairs // len(hashes), pairs % len(hashes)
+    return i, j, _distance(hashes, i, j)
+
+
+def _distance(hashes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Hamming distances between rows ``i`` and ``j`` of ``hashes``."""
+    return np.bitwise_count(hashes[i] ^ hashes[j]).sum(axis=1, dtype=np.int64)
+
+
+def find_duplicates(
+    frames_dir: Path,
+    manifest: pd.DataFrame,
+    max_distance: int,
+    min_contrast: float,
+    stride: int = 1,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """The sequence pairs sharing near-duplicate frames (columns ``PAIR_COLUMNS``)."""
+    sequences = manifest["sequence_id"].tolist()
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        hashed = list(pool.map(lambda s: hash_sequence(frames_dir / s, stride), sequences))
+    owner = np.concatenate([np.full(len(h[0]), k) for k, h in enumerate(hashed)])
+    frame = np.concatenate([h[0] for h in hashed])
+    hashes = np.concatenate([h[1] for h in hashed])
+    informative = np.concatenate([h[2] for h in hashed]) >= min_contrast
+    owner, frame, hashes = owner[informative], frame[informative], hashes[informative]
+    # one entry per distinct hash of a sequence: a still probe repeats the same frame many times
+    _, first = np.unique(np.column_stack([owner, hashes.view(np.int64)]), axis=0, return_index=True)
+    owner, frame, hashes = owner[first], frame[first], hashes[first]
+    i, j, distance = near_pairs(hashes, owner, max_distance)
+    patients = manifest["patient_id"].to_numpy()
+    pairs = pd.DataFrame(
+        {
+            "a": owner[i],
+            "b": owner[j],
+            "frame_a": frame[i],
+            "frame_b": frame[j],
+            "distance": distance,
+        }
+    )
+    swap = pairs["a"] > pairs["b"]
+    pairs.loc[swap, ["a", "b", "frame_a", "frame_b"]] = pairs.loc[
+        swap, ["b", "a", "frame_b", "frame_a"]
+    ].to_numpy()
+    pairs = pairs.sort_values(["a", "b", "distance", "frame_a", "frame_b"])
+    counts = pairs.groupby(["a", "b"]).size().rename("frame_pairs")
+    best = pairs.drop_duplicates(["a", "b"]).join(counts, on=["a", "b"])
+    return pd.DataFrame(
+        {
+            "sequence_a": [sequences[k] for k in best["a"]],
+            "patient_a": patients[best["a"].to_numpy(int)],
+            "frame_a": best["frame_a"].to_numpy(int),
+            "sequence_b": [sequences[k] for k in best["b"]],
+            "patient_b": patients[best["b"].to_numpy(int)],
+            "frame_b": best["frame_b"].to_numpy(int),
+            "distance": best["distance"].to_numpy(int),
+            "frame_pairs": best["frame_pairs"].to_numpy(int),
+            "same_patient": patients[best["a"].to_numpy(int)] == patients[best["b"].to_numpy(int)],
+        },
+        columns=PAIR_COLUMNS,
+    )
+
+
+def split_units(patients: pd.Series, duplicates: pd.DataFrame | None) -> pd.Series:
+    """Per row of ``patients``: the unit the split assigns (a patient, or the first patient id
+    of the group of patients linked by near-duplicate frames)."""
+    if duplicates is None or duplicates.empty:
+        return patients.copy()
+    names = np.array(
+        sorted(set(patients) | set(duplicates["patient_a"]) | set(duplicates["patient_b"]))
+    )
+    index = {name: k for k, name in enumerate(names)}
+    a = duplicates["patient_a"].map(index).to_numpy()
+    b = duplicates["patient_b"].map(index).to_numpy()
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(names), len(names)))
+    _, labels = connected_components(graph, directed=False)
+    first = pd.Series(names).groupby(labels).transform("first").to_numpy()
+    return patients.map(dict(zip(names, first, strict=True)))
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Arguments of ``dynbus duplicates``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--manifest", required=True, type=Path, help="public manifest CSV")
+    parser.add_argument("--frames", required=True, type=Path, help="folder of frame folders")
+    parser.add_argument("--out", required=True, type=Path, help="duplicates report CSV")
+    parser.add_argument("--stride", type=int, default=1, help="hash every k-th frame (default 1)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="threads")
+    study_config.add_config_argument(parser)
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    """Write the duplicates report; stop on cross-patient pairs with ``action: error``."""
+    cfg = study_config.load(args.config)["duplicates"]
+    manifest = read_csv_checked(args.manifest, ["sequence_id", "patient_id"])
+    pairs = find_duplicates(
+        args.frames,
+        manifest.sort_values("sequence_id").reset_index(drop=True),
+        cfg["max_distance"],
+        cfg["min_contrast"],
+        args.stride,
+        args.workers,
+    )
+    write_csv(args.out, pairs)
+    cross = pairs[~pairs["same_patient"]]
+    linked = len(set(cross["patient_a"]) | set(cross["patient_b"]))
+    print(
+        f"{len(pairs)} sequence pairs share near-duplicate frames; {len(cross)} across patients "
+        f"({linked} patients)"
+    )
+    if len(cross) and cfg["action"] == "error":
+        first = cross.iloc[0]
+        raise DynbusError(
+            f"{len(cross)} sequence pairs of different patients share near-duplicate frames, "
+            f"e.g. {first['sequence_a']} frame {first['frame_a']} and {first['sequence_b']} "
+            f"frame {first['frame_b']} (distance {first['distance']}); see {args.out} "
+            "(or set duplicates.action: merge)"
+        )

@@ -1,0 +1,124 @@
+"""Decode one imported sequence, clean its burned-in text and write the frames contract.
+
+The frames of one sequence (image files or a video) are decoded to 8-bit gray, blanked outside
+the kept area by the same Clean Pixel Data function as DICOM (``dynbus.deid.pixels``; non-DICOM
+frames carry no ultrasound regions, so ``deid.fallback_box`` is the kept area) and written as
+``{frame:06d}.png`` + ``meta.json`` by ``dynbus.frames.write_frame_folder``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simplejpeg
+from PIL import Image, UnidentifiedImageError
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
+
+from dynbus.deid.pixels import Box, clean_pixel_data
+from dynbus.errors import DynbusError, InputFileError
+from dynbus.frames import write_frame_folder
+from dynbus.sources.video import decode_gray
+
+GRAY_MODES = {"L", "P", "RGB", "RGBA", "LA", "1"}
+
+
+def read_image(path: Path) -> np.ndarray:
+    """One frame image (PNG, JPEG, ...) as 8-bit gray; colour becomes BT.601 luma."""
+    try:
+        if path.suffix.lower() in (".jpg", ".jpeg"):
+            return simplejpeg.decode_jpeg(path.read_bytes(), colorspace="GRAY")[:, :, 0]
+        with Image.open(path) as image:
+            if image.mode not in GRAY_MODES:
+                raise InputFileError(path, f"image mode {image.mode} (need 8-bit gray or colour)")
+            return np.asarray(image if image.mode == "L" else image.convert("L"))
+    except FileNotFoundError as error:
+        raise InputFileError(path, "frame image not found") from error
+    except (UnidentifiedImageError, ValueError, OSError) as error:
+        raise InputFileError(path, f"unreadable image ({error})") from error
+
+
+def load_frames(raw_dir: Path, frames: dict[str, Any], workers: int) -> np.ndarray:
+    """All frames of one sequence (``SourceSequence.frames``) as an (n, rows, columns) array."""
+    if frames["kind"] == "images":
+        paths = [raw_dir / name for name in frames["paths"]]
+        with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+            images = list(pool.map(read_image, paths))
+        shapes = {image.shape for image in images}
+        if len(shapes) > 1:
+            raise InputFileError(paths[0].parent, f"frames of several sizes {sorted(shapes)}")
+        return np.stack(images)
+    path = raw_dir / frames["path"]
+    decoded = list(decode_gray(path))
+    indices = frames["indices"]
+    if indices is None:
+        return np.stack(decoded)
+    if max(indices) >= len(decoded):
+        raise InputFileError(path, f"task frame {max(indices)} beyond its {len(decoded)} frames")
+    return np.stack([decoded[index] for index in indices])
+
+
+def clean_frames(
+    frames: np.ndarray, fallback_box: Sequence[int] | None
+) -> tuple[np.ndarray, list[Box], str]:
+    """Blank burned-in text with ``dynbus.deid.pixels.clean_pixel_data``: the frames are wrapped
+    in an 8-bit MONOCHROME2 dataset so that DICOM and imported frames get one cleaning."""
+    n, rows, columns = frames.shape
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, n
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.ascontiguousarray(frames).tobytes()
+    boxes, source = clean_pixel_data(ds, fallback_box)
+    return ds.pixel_array.reshape(n, rows, columns), boxes, source
+
+
+def prepare_sequence(
+    spec: dict[str, Any], fallback_box: Sequence[int] | None, workers: int
+) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+    """Decode, check and clean one sequence described by ``spec`` (from ``dynbus import``);
+    return the cleaned frames, their meta.json and the pixel audit record."""
+    raw_dir = Path(spec["raw_dir"])
+    frames = load_frames(raw_dir, spec["frames"], workers)
+    name = spec["sequence_id"]
+    expected = (spec["n_frames"], spec["rows"], spec["columns"])
+    if frames.shape != expected:
+        source = spec["frames"].get("path") or Path(spec["frames"]["paths"][0]).parent
+        raise InputFileError(
+            raw_dir / source,
+            f"decoded {frames.shape}, import listed {expected} (frames, rows, "
+            "columns): corrupt or changed since dynbus import",
+        )
+    try:
+        cleaned, boxes, source = clean_frames(frames, fallback_box)
+    except DynbusError as error:
+        raise DynbusError(f"{name}: {error}") from error
+    meta = {
+        "n_frames": int(cleaned.shape[0]),
+        "rows": spec["rows"],
+        "columns": spec["columns"],
+        "frame_time_ms": spec["frame_time_ms"],
+        "regions": [list(box) for box in boxes],
+    }
+    return cleaned, meta, {"action": "blanked outside regions", "regions": boxes, "source": source}
+
+
+def write_sequence(outdir: Path, cleaned: np.ndarray, meta: dict[str, Any], workers: int) -> None:
+    """Write prepared frames + meta.json with the DICOM path's writer."""
+    images = [lambda index=index: cleaned[index] for index in range(cleaned.shape[0])]
+    write_frame_folder(outdir, images, meta, workers, outdir.name)
+
+
+def import_sequence(
+    spec: dict[str, Any], outdir: Path, fallback_box: Sequence[int] | None, workers: int
+) -> dict[str, Any]:
+    """Decode, check, clean and write one sequence; return the pixel audit record."""
+    cleaned, meta, audit = prepare_sequence(spec, fallback_box, workers)
+    write_sequence(outdir, cleaned, meta, workers)
+    return audit

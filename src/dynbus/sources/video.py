@@ -1,0 +1,142 @@
+"""Plain video files (``.mp4``, ``.avi``, ``.mov``, ``.mkv``) decoded with PyAV.
+
+Every video under the raw folder is one sequence; its frames are the decoded frames in order
+(frame index = decoded frame index). Boxes come from a COCO-VID JSON (``source.coco_json``:
+``videos[].name`` is the video's path under the raw folder, with or without its suffix, and
+``images[].frame_id`` the decoded frame index) or from ``annotations.csv``
+(``file, frame, lesion_id, x1, y1, x2, y2``, ``file`` = the video's path under the raw folder).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from dynbus.annotations import read_raw_annotations
+from dynbus.errors import InputFileError
+from dynbus.sources.cocovid import lesion_boxes, load_coco_json
+from dynbus.sources.common import (
+    VIDEO_SUFFIXES,
+    Problems,
+    Scan,
+    SourceSequence,
+    box_row,
+    patient_key,
+)
+
+
+def video_files(raw_dir: Path) -> list[Path]:
+    """Every video file under ``raw_dir`` (by suffix), sorted."""
+    return sorted(
+        path
+        for path in raw_dir.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() in VIDEO_SUFFIXES
+        and not path.name.startswith(".")
+    )
+
+
+def probe(path: Path) -> tuple[int, int, int, float | None]:
+    """``(n_frames, rows, columns, frame_time_ms)`` of a video, counting packets (no decoding).
+
+    Raises InputFileError when the file is not a readable video with at least one frame.
+    """
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputFileError(path, "no video stream")
+            stream = container.streams.video[0]
+            rows, columns = stream.codec_context.height, stream.codec_context.width
+            rate = stream.average_rate or stream.guessed_rate
+            n_frames = sum(1 for packet in container.demux(stream) if packet.size)
+    except (av.FFmpegError, UnicodeDecodeError) as error:
+        raise InputFileError(path, f"not a readable video ({error})") from error
+    if n_frames == 0 or rows == 0 or columns == 0:
+        raise InputFileError(path, "video has no frames")
+    return n_frames, rows, columns, (1000.0 / float(rate) if rate else None)
+
+
+def decode_gray(path: Path) -> Iterator[np.ndarray]:
+    """The frames of a video as 8-bit gray images (luma, full range), in decoding order."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format="gray")
+    except av.FFmpegError as error:
+        raise InputFileError(path, f"corrupt video ({error})") from error
+
+
+def _coco_boxes(
+    settings: dict[str, Any], files: set[str], problems: Problems
+) -> list[dict[str, Any]]:
+    """Raw box rows from the COCO-VID JSON files, ``frame_id`` taken as the decoded index."""
+    by_stem = {str(Path(file).with_suffix("")): file for file in files}
+    rows = []
+    for json_path in settings["coco_json"]:
+        try:
+            data = load_coco_json(Path(json_path))
+        except InputFileError as error:
+            problems.add(str(json_path), error.problem)
+            continue
+        videos = {}
+        for video in data["videos"]:
+            name = str(video.get("name") or video.get("file_name") or "")
+            file = name if name in files else by_stem.get(name)
+            if file is None:
+                problems.add(str(json_path), f"video id {video.get('id')} matches no video file")
+            videos[video.get("id")] = file
+        images = {}
+        for image in data["images"]:
+            if image.get("video_id") not in videos:
+                problems.add(str(json_path), f"image id {image.get('id')} has unknown video_id")
+            elif videos[image["video_id"]] is not None:
+                images[image.get("id")] = (videos[image["video_id"]], image.get("frame_id"))
+        for annotation, xyxy, lesion in lesion_boxes(data, settings["labels"]):
+            where = images.get(annotation.get("image_id"))
+            if where is None or xyxy is None:
+                reason = "unknown or skipped image_id" if where is None else "bbox not 4 numbers"
+                problems.add(str(json_path), f"annotation id {annotation.get('id')}: {reason}")
+                continue
+            rows.append(box_row(where[0], where[1], lesion, xyxy))
+    return rows
+
+
+def scan(
+    raw_dir: Path, settings: dict[str, Any], problems: Problems, annotations: Path | None
+) -> Scan:
+    """Probe every video under ``raw_dir``; read boxes from COCO-VID JSON or ``annotations``."""
+    sequences = []
+    for path in video_files(raw_dir):
+        file = path.relative_to(raw_dir).as_posix()
+        try:
+            n_frames, rows, columns, frame_time = probe(path)
+        except InputFileError as error:
+            problems.add(file, error.problem)
+            continue
+        sequences.append(
+            SourceSequence(
+                file=file,
+                sequence_key=f"video:{file}",
+                patient_key=patient_key(file, settings["patient"]),
+                n_frames=n_frames,
+                rows=rows,
+                columns=columns,
+                frames={"kind": "video", "path": file, "indices": None},
+                frame_time_ms=frame_time,
+            )
+        )
+    files = {sequence.file for sequence in sequences}
+    if settings["coco_json"]:
+        boxes = _coco_boxes(settings, files, problems)
+    elif annotations is not None:
+        table = read_raw_annotations(annotations).drop(columns="line")
+        boxes = table.to_dict("records")
+    else:
+        boxes = []
+    return Scan(sequences, boxes, problems)

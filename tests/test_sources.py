@@ -1,0 +1,323 @@
+"""Import of COCO-VID, video and CVAT exports: round trips against the DICOM path, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+
+from dynbus.cli import main as dynbus
+from tests.conftest import ROOT, run_workflow
+from tests.source_exporters import (
+    dicom_study,
+    export_cocovid,
+    export_cvat,
+    export_videos,
+    frame_arrays,
+    write_video,
+)
+
+KEEP_ALL = [0, 0, 100000, 100000]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """A tiny simulated study through the DICOM path."""
+    return dicom_study(tmp_path_factory.mktemp("dicom"))
+
+
+def run_import(raw: Path, out: Path, fmt: str, config: dict, *extra: str) -> int:
+    """``dynbus import`` with --frames, then ``dynbus annotations`` on its boxes."""
+    config = {"deid": {"fallback_box": KEEP_ALL}, **config}
+    config["source"] = {"format": fmt, "patient": "folder", **config.get("source", {})}
+    cfg = json.dumps(config)
+    code = dynbus(
+        [
+            "import",
+            str(raw),
+            "--key",
+            str(out / "key.hex"),
+            "--private",
+            str(out / "linkage" / "manifest.csv"),
+            "--out",
+            str(out / "manifest.csv"),
+            "--skipped",
+            str(out / "skipped.csv"),
+            "--boxes",
+            str(out / "linkage" / "boxes.csv"),
+            "--specs",
+            str(out / "linkage" / "sources"),
+            "--frames",
+            str(out / "frames"),
+            "--workers",
+            "1",
+            "--config",
+            cfg,
+            *extra,
+        ]
+    )
+    if code:
+        return code
+    return dynbus(
+        [
+            "annotations",
+            str(out / "linkage" / "boxes.csv"),
+            "--private-manifest",
+            str(out / "linkage" / "manifest.csv"),
+            "--manifest",
+            str(out / "manifest.csv"),
+            "--out",
+            str(out / "annotations.csv"),
+            "--report",
+            str(out / "bad.csv"),
+            "--config",
+            cfg,
+        ]
+    )
+
+
+def assert_same_contract(reference: Path, imported: Path, tolerance: int = 0) -> None:
+    """Same sequences (by the exported folder name), patients, frames and boxes."""
+    ref_manifest = pd.read_csv(reference / "manifest.csv")
+    new_manifest = pd.read_csv(imported / "manifest.csv")
+    private = pd.read_csv(imported / "linkage" / "manifest.csv")
+    # the exported folders are {patient}/{seq}: recover the reference sequence of each import
+    to_ref = {
+        row.sequence_id: Path(row.file).with_suffix("").parts[-1]
+        if not row.file.endswith(".xml")
+        else Path(row.file).parts[-2]
+        for row in private.itertuples()
+    }
+    assert sorted(to_ref.values()) == sorted(ref_manifest["sequence_id"])
+    renamed = new_manifest.assign(sequence_id=new_manifest["sequence_id"].map(to_ref))
+    merged = ref_manifest.merge(renamed, on="sequence_id", suffixes=("", "_new"))
+    for column in ("n_frames", "rows", "columns"):
+        assert (merged[column] == merged[f"{column}_new"]).all(), column
+    ref_groups = merged.groupby("patient_id")["sequence_id"].apply(frozenset)
+    new_groups = merged.groupby("patient_id_new")["sequence_id"].apply(frozenset)
+    assert set(ref_groups) == set(new_groups)
+    for new_seq, ref_seq in to_ref.items():
+        ref_frames = frame_arrays(reference / "frames", ref_seq)
+        new_frames = frame_arrays(imported / "frames", new_seq)
+        assert len(ref_frames) == len(new_frames)
+        for a, b in zip(ref_frames, new_frames, strict=True):
+            assert np.abs(a.astype(int) - b.astype(int)).max() <= tolerance
+    ref_boxes = pd.read_csv(reference / "annotations.csv", dtype={"lesion_id": str})
+    new_boxes = pd.read_csv(imported / "annotations.csv", dtype={"lesion_id": str})
+    new_boxes["sequence_id"] = new_boxes["sequence_id"].map(to_ref)
+    order = ["sequence_id", "frame", "lesion_id"]
+    pd.testing.assert_frame_equal(
+        ref_boxes.sort_values(order).reset_index(drop=True),
+        new_boxes.sort_values(order).reset_index(drop=True),
+    )
+
+
+def _reference_tables(reference: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (
+        pd.read_csv(reference / "manifest.csv"),
+        pd.read_csv(reference / "annotations.csv", dtype={"lesion_id": str}),
+    )
+
+
+def test_cocovid_round_trip(reference: Path, tmp_path: Path) -> None:
+    manifest, boxes = _reference_tables(reference)
+    coco = export_cocovid(reference / "frames", boxes, manifest, tmp_path / "buv")
+    assert (
+        run_import(
+            tmp_path / "buv" / "rawframes",
+            tmp_path / "out",
+            "cocovid",
+            {"source": {"coco_json": [str(coco)]}},
+        )
+        == 0
+    )
+    assert_same_contract(reference, tmp_path / "out")
+    assert len(pd.read_csv(tmp_path / "out" / "skipped.csv")) == 0
+
+
+def test_video_round_trip_ffv1(reference: Path, tmp_path: Path) -> None:
+    manifest, boxes = _reference_tables(reference)
+    csv = export_videos(reference / "frames", boxes, manifest, tmp_path / "exp")
+    assert (
+        run_import(
+            tmp_path / "exp" / "videos", tmp_path / "out", "video", {}, "--annotations", str(csv)
+        )
+        == 0
+    )
+    assert_same_contract(reference, tmp_path / "out")
+
+
+def test_video_round_trip_mp4_with_coco_json(reference: Path, tmp_path: Path) -> None:
+    manifest, boxes = _reference_tables(reference)
+    export_videos(reference / "frames", boxes, manifest, tmp_path / "exp", ".mp4", "libx264")
+    coco = export_cocovid(reference / "frames", boxes, manifest, tmp_path / "coco")
+    assert (
+        run_import(
+            tmp_path / "exp" / "videos",
+            tmp_path / "out",
+            "video",
+            {"source": {"coco_json": [str(coco)]}},
+        )
+        == 0
+    )
+    assert_same_contract(reference, tmp_path / "out", tolerance=1)
+
+
+def test_cvat_round_trip(reference: Path, tmp_path: Path) -> None:
+    manifest, boxes = _reference_tables(reference)
+    raw = export_cvat(reference / "frames", boxes, manifest, tmp_path / "exp")
+    assert run_import(raw, tmp_path / "out", "cvat", {}) == 0
+    assert_same_contract(reference, tmp_path / "out")
+
+
+def _tiny_coco(root: Path) -> Path:
+    """Two 2-frame videos of 8 x 10 PNG frames; returns the JSON (edited by the tests)."""
+    data: dict = {"videos": [], "images": [], "annotations": []}
+    for video_id in (1, 2):
+        data["videos"].append({"id": video_id, "name": f"v{video_id}"})
+        (root / "rawframes" / f"v{video_id}").mkdir(parents=True)
+        for frame in (0, 1):
+            name = f"v{video_id}/{frame:06d}.png"
+            Image.fromarray(np.full((8, 10), 40 * video_id + frame, np.uint8)).save(
+                root / "rawframes" / name
+            )
+            data["images"].append(
+                {
+                    "id": len(data["images"]) + 1,
+                    "video_id": video_id,
+                    "frame_id": frame,
+                    "file_name": name,
+                    "width": 10,
+                    "height": 8,
+                }
+            )
+    data["annotations"].append({"id": 1, "image_id": 1, "bbox": [1, 1, 3, 3], "instance_id": 1})
+    path = root / "train.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d, r: (r / "rawframes" / "v2" / "000001.png").unlink(), "frame image not found"),
+        (lambda d, r: d["images"][3].update(video_id=9), "unknown video_id"),
+        (
+            lambda d, r: d["annotations"].append({"id": 2, "image_id": 99, "bbox": [0, 0, 1, 1]}),
+            "unknown or skipped image_id",
+        ),
+    ],
+)
+def test_cocovid_bad_input_one_line_or_skipped(tmp_path: Path, capsys, edit, problem) -> None:
+    path = _tiny_coco(tmp_path)
+    data = json.loads(path.read_text())
+    edit(data, tmp_path)
+    path.write_text(json.dumps(data))
+    config = {"source": {"coco_json": [str(path)]}}
+    assert run_import(tmp_path / "rawframes", tmp_path / "err", "cocovid", config) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and problem in message and "on_bad_input" in message
+    assert (
+        run_import(
+            tmp_path / "rawframes", tmp_path / "skip", "cocovid", {**config, "on_bad_input": "skip"}
+        )
+        == 0
+    )
+    public = pd.read_csv(tmp_path / "skip" / "skipped.csv")
+    private = pd.read_csv(tmp_path / "skip" / "linkage" / "skipped_inputs.csv")
+    assert len(public) == 1 and problem in public["problem"][0]
+    assert list(public.columns) == ["file_id", "problem"] and public["file_id"][0].startswith("F")
+    assert not {"v1", "v2", "v1/", "v2/"} & set(public["problem"][0].replace("/", " ").split())
+    assert private["file"][0]  # the private report names the raw file
+
+
+def test_cocovid_box_outside_frame_is_a_bad_annotation(tmp_path: Path, capsys) -> None:
+    path = _tiny_coco(tmp_path)
+    data = json.loads(path.read_text())
+    data["annotations"][0]["bbox"] = [5, 5, 9, 2]
+    path.write_text(json.dumps(data))
+    config = {"source": {"coco_json": [str(path)]}}
+    assert run_import(tmp_path / "rawframes", tmp_path / "out", "cocovid", config) == 2
+    assert "box outside the frame (10x8)" in capsys.readouterr().err
+    unlabeled = pd.read_csv(tmp_path / "out" / "manifest.csv")
+    assert unlabeled["n_frames"].tolist() == [2, 2]  # frames without boxes are simply unlabeled
+
+
+def test_corrupt_video_and_malformed_xml(tmp_path: Path, capsys) -> None:
+    raw = tmp_path / "raw"
+    write_video(raw / "good.mkv", [np.full((8, 10), 9, np.uint8)] * 3)
+    (raw / "bad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    assert run_import(raw, tmp_path / "a", "video", {}) == 2
+    assert "bad.mp4: not a readable video" in capsys.readouterr().err
+    assert run_import(raw, tmp_path / "b", "video", {"on_bad_input": "skip"}) == 0
+    assert pd.read_csv(tmp_path / "b" / "manifest.csv")["n_frames"].tolist() == [3]
+    (raw / "task").mkdir()
+    (raw / "task" / "annotations.xml").write_text("<annotations><meta><task>")
+    assert run_import(raw, tmp_path / "c", "cvat", {}) == 2
+    assert "task/annotations.xml: malformed XML" in capsys.readouterr().err
+
+
+def test_non_dicom_import_needs_a_kept_area(tmp_path: Path, capsys) -> None:
+    path = _tiny_coco(tmp_path)
+    config = json.dumps({"source": {"format": "cocovid", "coco_json": [str(path)]}})
+    code = dynbus(
+        [
+            "import",
+            str(tmp_path / "rawframes"),
+            "--key",
+            str(tmp_path / "k"),
+            "--private",
+            str(tmp_path / "p.csv"),
+            "--out",
+            str(tmp_path / "m.csv"),
+            "--boxes",
+            str(tmp_path / "b.csv"),
+            "--specs",
+            str(tmp_path / "s"),
+            "--config",
+            config,
+        ]
+    )
+    assert code == 2 and "deid.fallback_box" in capsys.readouterr().err
+
+
+def test_workflow_imports_cocovid_without_raw_names(reference: Path, tmp_path: Path) -> None:
+    """The Snakefile with source.format cocovid runs import -> frames -> annotations ->
+    duplicates -> split, and no raw folder name reaches results/, logs/ or .snakemake/."""
+    manifest, boxes = _reference_tables(reference)
+    coco = export_cocovid(reference / "frames", boxes, manifest, tmp_path / "buv", "DOE^JANE_")
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config.update(raw_dir=str(tmp_path / "buv" / "rawframes"))
+    config["simulate"]["enabled"] = False
+    config["source"].update(format="cocovid", coco_json=[str(coco)], patient="folder")
+    config["deid"]["fallback_box"] = KEEP_ALL
+    config["split"]["fractions"] = {"train": 0.34, "val": 0.33, "test": 0.33}
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_workflow(work, "--printshellcmds", "results/splits.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((work / "results" / "frames").iterdir())) == len(manifest)
+    assert_same_contract(reference, _as_import_result(work))
+    for folder in ("results", "logs", ".snakemake"):
+        for path in (work / folder).rglob("*"):
+            assert "DOE^JANE" not in str(path)
+            if path.is_file():
+                assert b"DOE^JANE" not in path.read_bytes(), path
+    assert "DOE^JANE" not in result.stdout + result.stderr
+    assert b"DOE^JANE" in (work / "linkage" / "manifest.csv").read_bytes()
+
+
+def _as_import_result(work: Path) -> Path:
+    """The workflow's outputs laid out as ``run_import`` writes them (for assert_same_contract)."""
+    view = work / "view"
+    (view / "linkage").mkdir(parents=True)
+    (view / "linkage" / "manifest.csv").symlink_to(work / "linkage" / "manifest.csv")
+    for name in ("manifest.csv", "annotations.csv", "frames"):
+        (view / name).symlink_to(work / "results" / name)
+    return view

@@ -1,0 +1,22 @@
+# Leakage check before the split: near-duplicate frames across sequences (perceptual hashes).
+
+
+rule duplicates:
+    input:
+        manifest="results/manifest.csv",
+        frames=all_frames,
+    output:
+        "results/reports/duplicates.csv",
+    params:
+        frames="results/frames",
+        cfg=stage_config("duplicates"),
+    threads: 2
+    log:
+        "logs/duplicates.log",
+    benchmark:
+        "benchmarks/out/duplicates.tsv"
+    conda:
+        "../../envs/dicom.yaml"
+    shell:
+        "dynbus duplicates --manifest {input.manifest:q} --frames {params.frames:q}"
+        " --out {output:q} --workers {threads} --config {params.cfg:q} > {log:q} 2>&1"
