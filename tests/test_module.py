@@ -70,7 +70,7 @@ def test_the_workflow_runs_as_a_module_of_another_workflow(tmp_path):
     assert splits.groupby("patient_id")["split"].nunique().eq(1).all()
     summary = pd.read_csv(workdir / "results" / "reports" / "split_summary.csv")
     assert {"train", "val", "test"} <= set(summary["split"])
-    assert (workdir / "linkage" / "key.hex").is_file()
+    assert (workdir / "demo" / "key.hex").is_file()
     assert not (ROOT / "pythonpath.txt").exists()
 
 
@@ -82,4 +82,4 @@ def test_a_module_without_its_source_runs_the_installed_dynbus(tmp_path):
     result = snakemake(workdir, "simulate", "pythonpath.txt")
     assert result.returncode == 0, result.stderr[-4000:]
     assert (workdir / "pythonpath.txt").read_text().strip() == ""
-    assert list((workdir / "raw").rglob("*.dcm"))
+    assert list((workdir / "demo" / "raw").rglob("*.dcm"))

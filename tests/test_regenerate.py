@@ -40,7 +40,7 @@ def deleted(workdir: Path, names: list[str], aside: Path) -> Iterator[None]:
 
 
 def test_every_file_under_results_is_a_declared_output(tiny_runs):
-    first, _ = tiny_runs
+    _, first = tiny_runs  # the demo run: its config.yaml lies in its work folder
     result = run_workflow(first, "--detailed-summary")
     assert result.returncode == 0, result.stderr[-4000:]
     declared = {line.split("\t")[0] for line in result.stdout.splitlines()[1:]}
@@ -62,7 +62,7 @@ def test_every_file_under_results_is_a_declared_output(tiny_runs):
      {"tables", "plots", "figures", "run_info", "timings"}),
 ], ids=["counts", "coco", "skipped", "leaves"])
 def test_deleting_outputs_schedules_their_rules(tiny_runs, tmp_path, names, rules):
-    first, _ = tiny_runs
+    _, first = tiny_runs  # the demo run: its config.yaml lies in its work folder
     with deleted(first, names, tmp_path):
         jobs = scheduled(first)
     assert rules <= jobs

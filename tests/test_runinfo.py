@@ -25,6 +25,7 @@ def test_runinfo_writes_the_resolved_config(tmp_path: Path) -> None:
     config = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert config["fusion"]["iou"] == 0.3
     assert config["fusion"]["order"] == "threshold_then_group"  # a default, filled in
+    assert config["raw_dir"].startswith("withheld") and config["linkage"].startswith("withheld")
 
 
 def test_timings_sums_the_jobs_of_each_rule(tmp_path: Path) -> None:

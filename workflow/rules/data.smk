@@ -22,7 +22,12 @@ ANNOTATIONS_LINK = f"{LINKAGE}/source/annotations.csv"  # -> annotations (real d
 USES_ANNOTATIONS = config["source"]["format"] == "dicom" or (
     config["source"]["format"] == "video" and not config["source"]["coco_json"]
 )
-LINKS = f"{LINKAGE}/raw"  # made by the manifest: {seq}/{position:06d}.dcm -> raw file
+LINKS = f"{LINKAGE}/raw"
+# Shell prefix of the rules that write into linkage.dir (their logs, links, private tables): files
+# 0600, folders 0700 as they are made. (secure_linkage also runs at start and, when this workflow
+# is the main one, at the end; a workflow that uses dynbus as a module skips onsuccess/onerror.)
+PRIVATE_SHELL = "umask 077; "
+PRIVATE_LOG_FOLDERS = ["logs", "logs/deidentify", "logs/import_frames"]  # made by the manifest: {seq}/{position:06d}.dcm -> raw file
 
 
 def _inside(path, folder):
@@ -70,7 +75,8 @@ def _owner_only(path):
 def secure_linkage():
     """Take group and other permissions off linkage.dir and everything in it (links aside): the
     files the workflow writes there become 0600, its folders 0700."""
-    os.makedirs(LINKAGE, mode=0o700, exist_ok=True)
+    for folder in ["", *PRIVATE_LOG_FOLDERS]:
+        os.makedirs(os.path.join(LINKAGE, folder), mode=0o700, exist_ok=True)
     for root, _, files in os.walk(LINKAGE):
         _owner_only(root)
         for name in files:

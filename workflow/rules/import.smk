@@ -29,6 +29,7 @@ checkpoint manifest:
     conda:
         "../../envs/dicom.yaml"
     shell:
+        f"{PRIVATE_SHELL}"
         "dynbus import {input.raw:q} --key {params.key:q} --private {output.private:q}"
         " --out {output.public:q} --skipped {output.skipped:q} --boxes {output.boxes:q}"
         " --specs {output.specs:q} {params.annotations} --config {params.cfg:q} > {log:q} 2>&1"
@@ -52,6 +53,7 @@ rule frames:
     conda:
         "../../envs/dicom.yaml"
     shell:
+        f"{PRIVATE_SHELL}"
         "dynbus import-frames {params.spec:q} {output.frames:q} --audit {output.audit:q}"
         " --config {params.cfg:q} > {log:q} 2>&1"
 
@@ -73,6 +75,7 @@ rule annotations:
     conda:
         "../../envs/dicom.yaml"
     shell:
+        f"{PRIVATE_SHELL}"
         "dynbus annotations {input.raw:q} --private-manifest {input.private:q}"
         " --manifest {input.public:q} --out {output.annotations:q}"
         " --report {output.report:q} --config {params.cfg:q} > {log:q} 2>&1"

@@ -22,6 +22,7 @@ checkpoint manifest:
     conda:
         "../../envs/dicom.yaml"
     shell:
+        f"{PRIVATE_SHELL}"
         "dynbus manifest {input.raw:q} --key {params.key:q} --private {output.private:q}"
         " --links {output.links:q} --out {output.public:q} --skipped {output.skipped:q}"
         " --config {params.cfg:q}"
@@ -47,6 +48,7 @@ rule deidentify:
     conda:
         "../../envs/dicom.yaml"
     shell:
+        f"{PRIVATE_SHELL}"
         "dynbus deidentify {input.raw:q} {output.deid:q} --key {params.key:q}"
         " --audit {output.audit:q} --config {params.cfg:q} > {log:q} 2>&1"
 
@@ -87,6 +89,7 @@ rule annotations:
     conda:
         "../../envs/dicom.yaml"
     shell:
+        f"{PRIVATE_SHELL}"
         "dynbus annotations {params.raw_annotations:q} --private-manifest {input.private:q}"
         " --manifest {input.public:q} --out {output.annotations:q}"
         " --report {output.report:q} --config {params.cfg:q} > {log:q} 2>&1"

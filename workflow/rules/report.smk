@@ -2,6 +2,11 @@
 # benchmark timings.
 
 
+# Paths to the user's data and the linkage folder stay out of the job's parameters (which
+# Snakemake records in .snakemake/metadata) and out of the report.
+PRIVATE_CONFIG_KEYS = ("raw_dir", "annotations", "linkage", "source")
+
+
 rule run_info:
     output:
         config=report(
@@ -11,7 +16,7 @@ rule run_info:
             labels={"item": "resolved configuration"},
         ),
     params:
-        cfg=stage_config(*config),
+        cfg=stage_config(*(name for name in config if name not in PRIVATE_CONFIG_KEYS)),
     log:
         "logs/run_info.log",
     benchmark:
