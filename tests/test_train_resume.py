@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, run_workflow
+from tests.conftest import ROOT
 from tests.test_detector import assert_same_training
 
 TARGET = "results/model/detector.pt"
@@ -41,6 +41,17 @@ def study(tiny_runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
     return base
 
 
+def snakemake_command(workdir: Path, *extra: str) -> list[str]:
+    """`snakemake` up to the trained model in ``workdir``, with its config."""
+    return ["snakemake", TARGET, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+            "--cores", "2", "--configfile", str(workdir / "config.yaml"), *extra]
+
+
+def snakemake(workdir: Path, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(snakemake_command(workdir, *extra), capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=900)
+
+
 def copy_of(study: Path, name: str) -> Path:
     workdir = study.parent / name
     shutil.copytree(study, workdir, symlinks=True)
@@ -51,11 +62,11 @@ def copy_of(study: Path, name: str) -> Path:
 def uninterrupted(study: Path) -> Path:
     """The 2-epoch train run in one go; the state the 1-epoch tiny run left is stale."""
     workdir = copy_of(study, "uninterrupted")
-    result = run_workflow(workdir, TARGET)
+    result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     log = (workdir / "logs" / "train.log").read_text()
     assert "discarding the saved training state" in log
-    assert "(different model configuration, train configuration)" in log
+    assert "(different model configuration, train configuration, frames)" in log
     return workdir / "results" / "model"
 
 
@@ -77,21 +88,19 @@ def test_kill_during_training_then_the_same_command_continues(
     workdir = copy_of(study, "killed")
     shutil.rmtree(workdir / "results" / "model" / "resume")
     state = workdir / "results" / "model" / "resume" / "state.pt"
-    command = ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               "--cores", "2", "--configfile", str(workdir / "config.yaml"), TARGET]
-    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
+    run = subprocess.Popen(snakemake_command(workdir), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
     while not state.exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert run.poll() is None, "snakemake ended before it could be killed in epoch 2"
+    assert state.exists() and run.poll() is None, "not killed in epoch 2"
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     time.sleep(0.5)
     assert not processes_in(workdir), "a process of the killed run survived"
 
-    assert run_workflow(workdir, "--unlock").returncode == 0
-    result = run_workflow(workdir, TARGET)
+    assert snakemake(workdir, "--unlock").returncode == 0
+    result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming at epoch 2 of 2" in (workdir / "logs" / "train.log").read_text()
     assert_same_training(workdir / "results" / "model", uninterrupted)
@@ -101,12 +110,8 @@ def test_time_limited_jobs_continue_one_another(study: Path, uninterrupted: Path
     workdir = copy_of(study, "time_limited")
     # As on a SLURM node: a runtime of 0 minutes lets each train job run one epoch; the
     # SLURM profile's per-rule retries (preemptible-retries) re-submit it.
-    env = {**os.environ, "SLURM_JOB_ID": "1"}
-    result = subprocess.run(
-        ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-         "--configfile", str(workdir / "config.yaml"), "--set-resources", "train:runtime=0",
-         "--preemptible-rules", "train", "--preemptible-retries", "2", TARGET],
-        capture_output=True, text=True, env=env, timeout=900)
+    result = snakemake(workdir, "--set-resources", "train:runtime=0", "--preemptible-rules",
+                       "train", "--preemptible-retries", "2", SLURM_JOB_ID="1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "exit status 75" in result.stderr
     assert "resuming at epoch 2 of 2" in (workdir / "logs" / "train.log").read_text()
