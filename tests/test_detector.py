@@ -94,33 +94,29 @@ def test_resume_after_kill_gives_the_same_weights(data: DetectorInputs, trained:
 
 
 def test_time_limit_stops_at_an_epoch_end_and_the_same_command_continues(
-    data: DetectorInputs, trained: Path
+    data: DetectorInputs, trained: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = data.frames.parent / "time_limited"
-    # A limit shorter than any epoch: each process runs one epoch, then stops.
-    argv = [sys.executable, "-m", "dynbus", *train_argv(data, out, "--auto-resume",
-                                                        "--time-limit", "0.001")]
-    first = subprocess.run(argv, capture_output=True, text=True)
-    assert first.returncode == 75, first.stderr
-    assert first.stderr.strip().splitlines()[-1] == (
+    # A limit shorter than any epoch: each run does one epoch, then stops.
+    argv = train_argv(data, out, "--auto-resume", "--time-limit", "0.001")
+    assert cli.main(argv) == 75
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "dynbus train: stopped: after epoch 1 of 2, as epoch 2 might not end within "
         f"--time-limit 0.001 min; the state is saved in {out / 'resume'}: the same command "
         "continues at epoch 2")
-    second = subprocess.run(argv, capture_output=True, text=True)
-    assert second.returncode == 0, second.stderr
-    assert "resuming at epoch 2 of 2" in second.stderr
+    assert cli.main(argv) == 0
+    assert "resuming at epoch 2 of 2" in capsys.readouterr().err
     assert_same_training(out, trained)
 
 
-def test_resume_without_a_saved_state_says_so(data: DetectorInputs, tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "dynbus",
-                             *train_argv(data, tmp_path / "model", "--resume")],
-                            capture_output=True, text=True)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+def test_resume_without_a_saved_state_says_so(
+    data: DetectorInputs, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert cli.main(train_argv(data, tmp_path / "model", "--resume")) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"dynbus train: error: {tmp_path / 'model' / 'resume'}: no saved training state to "
         "resume (one is written at the end of every epoch); run without --resume to start "
-        "training"]
+        "training")
     assert not (tmp_path / "model" / "detector.pt").exists()
 
 
