@@ -1,11 +1,12 @@
 """Detector stages through the real CLI and real torchvision models on tiny generated frames:
-training outputs, kill + --resume equals an uninterrupted run, inference schema and coverage,
-clear errors on bad inputs."""
+training outputs, kill + --resume and time-limited runs equal an uninterrupted run, stale or
+missing saved states are reported, inference schema and coverage, clear errors on bad inputs."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,8 @@ import pytest
 import torch
 
 from dynbus import cli
-from dynbus.detector import infer, train
+from dynbus.detector import infer, resume, train
+from dynbus.detector.timelimit import TimeLimit
 from dynbus.errors import InputFileError
 from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, write_inputs
 
@@ -52,35 +54,89 @@ def test_training_writes_best_model_checkpoint_metrics_and_plot(trained: Path) -
     best = torch.load(trained / "detector.pt", weights_only=True)
     assert best["epoch"] == metrics.loc[metrics["val_ap50"].idxmax(), "epoch"]
     assert best["val_ap50"] == pytest.approx(metrics["val_ap50"].max())
-    state = torch.load(trained / "checkpoint.pt", weights_only=True)
-    assert {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "config"} <= set(state)
-    assert state["epoch"] == 1 and state["config"]["model"]["arch"] == "resnet18_fpn_slim"
+    state = torch.load(trained / "resume" / "state.pt", weights_only=True)
+    assert {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "history", "best", "run",
+            "config"} <= set(state)
+    assert state["epoch"] == 2 and state["config"]["model"]["arch"] == "resnet18_fpn_slim"
+    assert state["best"]["epoch"] == best["epoch"]
     assert (trained / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not list(trained.glob(".*.tmp"))
+    assert not list(trained.rglob(".*.tmp")) and not (trained / "checkpoint.pt").exists()
+
+
+def assert_same_training(got: Path, expected: Path) -> None:
+    """Same weights (best and last epoch) and the same metrics, run times aside."""
+    for name in ("resume/state.pt", "detector.pt"):
+        want = torch.load(expected / name, weights_only=True)["model"]
+        have = torch.load(got / name, weights_only=True)["model"]
+        assert want.keys() == have.keys()
+        assert all(torch.equal(want[key], have[key]) for key in want), name
+    pd.testing.assert_frame_equal(pd.read_csv(got / "metrics.csv").drop(columns=TIME_COLUMNS),
+                                  pd.read_csv(expected / "metrics.csv").drop(columns=TIME_COLUMNS))
 
 
 def test_resume_after_kill_gives_the_same_weights(data: DetectorInputs, trained: Path) -> None:
     out = data.frames.parent / "killed"
+    state = out / "resume" / "state.pt"
     command = [sys.executable, "-m", "dynbus"]
     proc = subprocess.Popen(command + train_argv(data, out), stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 600
+    while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed in its last epoch"
+    assert state.exists() and proc.poll() is None, "not killed in the last epoch"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert torch.load(out / "checkpoint.pt", weights_only=True)["epoch"] == 0
+    assert torch.load(state, weights_only=True)["epoch"] == 1
 
     resumed = subprocess.run(command + train_argv(data, out, "--resume"),
                              capture_output=True, text=True, check=True)
-    assert "resuming after epoch 1" in resumed.stderr
-    for name in ("checkpoint.pt", "detector.pt"):
-        expected = torch.load(trained / name, weights_only=True)["model"]
-        got = torch.load(out / name, weights_only=True)["model"]
-        assert expected.keys() == got.keys()
-        assert all(torch.equal(expected[key], got[key]) for key in expected), name
-    pd.testing.assert_frame_equal(pd.read_csv(out / "metrics.csv").drop(columns=TIME_COLUMNS),
-                                  pd.read_csv(trained / "metrics.csv").drop(columns=TIME_COLUMNS))
+    assert "resuming at epoch 2 of 2" in resumed.stderr
+    assert_same_training(out, trained)
+
+
+def test_time_limit_stops_at_an_epoch_end_and_the_same_command_continues(
+    data: DetectorInputs, trained: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = data.frames.parent / "time_limited"
+    # A limit shorter than any epoch: each run does one epoch, then stops.
+    argv = train_argv(data, out, "--auto-resume", "--time-limit", "0.001")
+    assert cli.main(argv) == 75
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "dynbus train: stopped: after epoch 1 of 2, as epoch 2 might not end within "
+        f"--time-limit 0.001 min; the state is saved in {out / 'resume'}: the same command "
+        "continues at epoch 2")
+    assert cli.main(argv) == 0
+    assert "resuming at epoch 2 of 2" in capsys.readouterr().err
+    assert_same_training(out, trained)
+
+
+def test_resume_without_a_saved_state_says_so(
+    data: DetectorInputs, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert cli.main(train_argv(data, tmp_path / "model", "--resume")) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"dynbus train: error: {tmp_path / 'model' / 'resume'}: no saved training state to "
+        "resume (one is written at the end of every epoch); run without --resume to start "
+        "training")
+    assert not (tmp_path / "model" / "detector.pt").exists()
+
+
+def test_a_state_from_another_run_is_refused_or_discarded(
+    data: DetectorInputs, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "model"
+    (out / "resume").mkdir(parents=True)
+    shutil.copy(trained / "resume" / "state.pt", out / "resume" / "state.pt")
+    other = json.dumps({**TINY_CONFIG, "train": {**TINY_CONFIG["train"], "lr": 0.001}})
+    argv = train_argv(data, out, "--resume")[1:]
+    argv[argv.index("--config") + 1] = other
+    with pytest.raises(InputFileError, match="belongs to another run "
+                       r"\(different train configuration\); run without --resume"):
+        train.main(train.get_args_parser().parse_args(argv))
+    state = torch.load(out / "resume" / "state.pt", weights_only=True)
+    changed = {**state["run"], "frames": "0" * 64}
+    assert resume.find(out, changed, required=False) is None
+    assert "it belongs to another run (different frames)" in capsys.readouterr().err
+    assert not (out / "resume" / "state.pt").exists()
 
 
 def test_inference_covers_every_frame_of_the_split(
@@ -167,3 +223,12 @@ def test_unknown_split_is_a_one_line_cli_error(data: DetectorInputs, trained: Pa
         f"dynbus infer: error: {data.splits}: no sequence in split 'holdout' "
         "(splits present: ['test', 'train', 'val'])"]
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_time_limit_keeps_a_reserve_and_a_safety_margin() -> None:
+    now = time.monotonic()
+    assert TimeLimit(None, now - 10**6).fits(10**6)
+    # 10 min: 9.5 usable; 1 min elapsed leaves room for an epoch of up to 8.5 / 1.2 min.
+    assert TimeLimit(10, now - 60).fits(7.0 * 60)
+    assert not TimeLimit(10, now - 60).fits(7.2 * 60)
+    assert not TimeLimit(0, now).fits(0.0)

@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         module.main(args)
     except DynbusError as error:
-        print(f"dynbus {stage}: error: {error}", file=sys.stderr)
-        return 2
+        print(f"dynbus {stage}: {error.kind}: {error}", file=sys.stderr)
+        return error.exit_code
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Errors a user can act on: the CLI prints them as one line and exits with status 2."""
+"""Errors a user can act on: the CLI prints them as one line and exits with their status (2)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pathlib import Path
 class DynbusError(Exception):
     """A problem with the user's input or configuration, reported without a traceback."""
 
+    kind = "error"
+    exit_code = 2
+
 
 class InputFileError(DynbusError):
     """A named input file is unusable; the message says which file and what is wrong."""
@@ -16,3 +19,10 @@ class InputFileError(DynbusError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class ResumableStop(DynbusError):
+    """A stage stopped early on purpose with its state saved; the same command continues it."""
+
+    kind = "stopped"
+    exit_code = 75  # EX_TEMPFAIL: try again later

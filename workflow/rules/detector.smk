@@ -1,6 +1,10 @@
 # Faster R-CNN: training with best-epoch selection on val, then per-frame inference on val and test.
 
 
+# The training state goes to results/model/resume/ after every epoch. It is not an output, so
+# Snakemake never deletes it: a re-run after a kill continues from the last finished epoch when
+# the config and inputs are the same (--auto-resume). On SLURM (SLURM_JOB_ID set), train stops
+# before the job's runtime runs out and exits 75; the SLURM profile re-submits it (see there).
 rule train:
     input:
         frames=all_frames,
@@ -8,7 +12,6 @@ rule train:
         splits="results/splits.csv",
     output:
         model="results/model/detector.pt",
-        checkpoint="results/model/checkpoint.pt",
         metrics="results/model/metrics.csv",
         curve=report(
             "results/model/training.png",
@@ -33,6 +36,7 @@ rule train:
     shell:
         "dynbus train --frames {params.frames:q} --annotations {input.annotations:q}"
         " --splits {input.splits:q} --out {params.out:q} --config {params.cfg:q}"
+        " --auto-resume --threads {threads}${{SLURM_JOB_ID:+ --time-limit {resources.runtime}}}"
         " > {log:q} 2>&1"
 
 

@@ -1,7 +1,8 @@
 """``dynbus train``: train the detector on the train split, pick the best epoch by val AP@0.5.
 
-Writes to ``--out``: ``detector.pt`` (best epoch: "the optimal model"), ``checkpoint.pt`` (last
-epoch, for ``--resume``), ``metrics.csv`` and ``training.png``.
+Writes to ``--out``: ``detector.pt`` (best epoch: "the optimal model"), ``metrics.csv`` and
+``training.png``, updated after every epoch; the training state for ``--resume`` /
+``--auto-resume`` goes to ``OUT/resume/state.pt`` (see ``resume``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from torch.utils.data import DataLoader
 
 from dynbus.atomic import write_csv
 from dynbus.config import add_config_argument, load
-from dynbus.errors import DynbusError, InputFileError
+from dynbus.errors import InputFileError, ResumableStop
 
-from . import checkpoint
+from . import checkpoint, resume
 from .data import (
     EpochSampler,
     FrameDataset,
@@ -35,8 +36,7 @@ from .model import build_model, load_weights
 from .optim import build_optimizer, build_scheduler
 from .plot import plot_training
 from .runtime import add_device_argument, pick_device, seed_everything
-
-CHECKPOINT_KEYS = ("model", "optimizer", "lr_scheduler", "scaler", "epoch", "config", "history")
+from .timelimit import TimeLimit
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -46,10 +46,28 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--annotations", required=True, help="annotations.csv of the sequences")
     parser.add_argument("--splits", required=True, help="splits.csv (train and val are used)")
     parser.add_argument("--out", required=True, help="output folder (detector.pt, metrics.csv...)")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
         "--resume",
         action="store_true",
-        help="continue from OUT/checkpoint.pt after the last finished epoch",
+        help="continue the run saved in OUT/resume/ after its last finished epoch; an error if "
+        "there is none, or it was saved with another configuration or other inputs",
+    )
+    mode.add_argument(
+        "--auto-resume",
+        action="store_true",
+        help="continue the run saved in OUT/resume/ if it has this configuration and these "
+        "inputs, else discard it and start afresh (the workflow's mode)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="MINUTES",
+        help="wall time this process may use: after an epoch, stop (exit status 75, state "
+        "saved) when the next one might not end in time; the same command continues",
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads of torch (default: torch's own)"
     )
     add_device_argument(parser)
     add_config_argument(parser)
@@ -87,24 +105,47 @@ def _loader(
     )
 
 
-def _resume(path: Path, config: dict[str, Any], parts: dict[str, Any]) -> dict[str, Any]:
-    state = checkpoint.load(path, CHECKPOINT_KEYS)
-    for section in ("model", "train"):
-        if state["config"][section] != config[section]:
-            raise InputFileError(
-                path,
-                f"was trained with a different '{section}' configuration; "
-                "start a new run without --resume",
-            )
+def _cpu_copy(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in weights.items()}
+
+
+def _longest_epoch(state: dict[str, Any]) -> float:
+    return max((row["time_s"] for row in state["history"]), default=0.0)
+
+
+def _export(out: Path, config: dict[str, Any], state: dict[str, Any]) -> None:
+    """Write the outputs of a (possibly unfinished) run from its training state."""
+    checkpoint.save(out / "detector.pt", {**state["best"], "config": config})
+    metrics = pd.DataFrame(state["history"])
+    write_csv(out / "metrics.csv", metrics)
+    plot_training(metrics, out / "training.png")
+
+
+def _initial_state(
+    args: argparse.Namespace, out: Path, run: dict[str, str], parts: dict[str, Any]
+) -> dict[str, Any]:
+    """The saved state to continue (loaded into ``parts``), or a fresh one."""
+    state = None
+    if args.resume or args.auto_resume:
+        state = resume.find(out, run, required=args.resume)
+    if state is None:
+        if resume.state_path(out).is_file():
+            print(f"starting afresh: {resume.state_path(out)} is replaced after epoch 1",
+                  file=sys.stderr)
+        return {"epoch": 0, "history": [], "best": {"val_ap50": -1.0}}
     for name, part in parts.items():
         part.load_state_dict(state[name])
+    print(f"continuing the run saved in {resume.state_path(out)}", file=sys.stderr)
     return state
 
 
 def main(args: argparse.Namespace) -> None:
-    """Train, validate each epoch, keep the best epoch; resumable after a kill."""
+    """Train, validate each epoch, keep the best epoch; resumable after a kill or a time limit."""
+    limit = TimeLimit(args.time_limit, time.monotonic())
     config = load(args.config)
     train_cfg = config["train"]
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     apply_settings(config["reproducibility"], device)
     seed_everything(train_cfg["seed"], device)
@@ -125,28 +166,34 @@ def main(args: argparse.Namespace) -> None:
     optimizer = build_optimizer(model, train_cfg)
     lr_scheduler = build_scheduler(optimizer, train_cfg, len(train_loader))
     scaler = torch.amp.GradScaler(device.type, enabled=train_cfg["amp"] and device.type == "cuda")
+    parts = {"model": model, "optimizer": optimizer, "lr_scheduler": lr_scheduler, "scaler": scaler}
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    history: list[dict[str, float]] = []
-    start = 0
-    if args.resume and (out / "checkpoint.pt").is_file():
-        parts = {
-            "model": model,
-            "optimizer": optimizer,
-            "lr_scheduler": lr_scheduler,
-            "scaler": scaler,
-        }
-        state = _resume(out / "checkpoint.pt", config, parts)
-        history, start = state["history"], state["epoch"] + 1
-        print(f"resuming after epoch {start} of {train_cfg['epochs']}", file=sys.stderr)
+    epochs, state_file = train_cfg["epochs"], resume.state_path(out)
+    run = resume.run_identity(config, args.annotations, args.splits, train_set.refs + val_set.refs)
+    state = _initial_state(args, out, run, parts)
     print(
         f"training {config['model']['arch']} on {device}: {len(sampler)} frames/epoch "
         f"({len(sampler.positives)} with a mass), {len(val_set)} val frames",
         file=sys.stderr,
     )
 
-    for epoch in range(start, train_cfg["epochs"]):
+    start = state["epoch"]
+    if start < epochs:
+        print(f"{'resuming' if start else 'starting'} at epoch {start + 1} of {epochs}",
+              file=sys.stderr)
+    if state["history"] and not limit.fits(_longest_epoch(state)):
+        print(f"warning: an epoch took {_longest_epoch(state) / 60:.1f} min, too long for "
+              f"--time-limit {args.time_limit:g} min: this process runs one epoch at most",
+              file=sys.stderr)
+    for epoch in range(start, epochs):
+        if epoch > start and not limit.fits(_longest_epoch(state)):
+            raise ResumableStop(
+                f"after epoch {epoch} of {epochs}, as epoch {epoch + 1} might not end within "
+                f"--time-limit {args.time_limit:g} min; the state is saved in "
+                f"{state_file.parent}: the same command continues at epoch {epoch + 1}"
+            )
         began = time.perf_counter()
         torch.manual_seed(train_cfg["seed"] * 100_003 + epoch)  # RPN/ROI sampling, scale jitter
         sampler.set_epoch(epoch)
@@ -161,8 +208,7 @@ def main(args: argparse.Namespace) -> None:
             train_cfg["clip_grad_norm"],
         )
         val_ap = evaluate(model, val_loader, device, epoch)
-        best = max((row["val_ap50"] for row in history), default=-1.0)
-        history.append(
+        state["history"].append(
             {
                 "epoch": epoch + 1,
                 **stats,
@@ -176,30 +222,16 @@ def main(args: argparse.Namespace) -> None:
             f"{stats['images_per_s']:.2f} images/s",
             file=sys.stderr,
         )
-        if val_ap > best:
-            checkpoint.save(
-                out / "detector.pt",
-                {
-                    "model": model.state_dict(),
-                    "config": config,
-                    "epoch": epoch + 1,
-                    "val_ap50": val_ap,
-                },
-            )
-        metrics = pd.DataFrame(history)
-        write_csv(out / "metrics.csv", metrics)
-        plot_training(metrics, out / "training.png")
-        checkpoint.save(
-            out / "checkpoint.pt",
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "lr_scheduler": lr_scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "config": config,
-                "history": history,
-            },
-        )
-    if not (out / "detector.pt").is_file():
-        raise DynbusError(f"{out}: checkpoint.pt is complete but detector.pt is missing")
+        if val_ap > state["best"]["val_ap50"]:
+            state["best"] = {
+                "model": _cpu_copy(model.state_dict()),
+                "epoch": epoch + 1,
+                "val_ap50": val_ap,
+            }
+        state.update({name: part.state_dict() for name, part in parts.items()})
+        state.update(epoch=epoch + 1, run=run, config=config)
+        resume.save(out, state)
+        _export(out, config, state)
+    if start == epochs:
+        print(f"all {epochs} epochs were done: writing the outputs", file=sys.stderr)
+        _export(out, config, state)
