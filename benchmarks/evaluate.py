@@ -28,8 +28,9 @@ from dynbus.evaluation.sweep import hits_at
 WIDTH, HEIGHT = 320, 256
 
 
-def synthetic_sequence(rng: np.random.Generator, seq: str, n_frames: int, n_boxes: int,
-                       n_lesions: int) -> tuple[list[tuple], list[tuple]]:
+def synthetic_sequence(
+    rng: np.random.Generator, seq: str, n_frames: int, n_boxes: int, n_lesions: int
+) -> tuple[list[tuple], list[tuple]]:
     """Detections and annotations of one sequence: lesion tracks, a rib track, flickers."""
     dets, anns = [], []
     tracks = []
@@ -67,11 +68,13 @@ def write_study(folder: Path, n_sequences: int, n_frames: int, n_boxes: int, see
         anns += a
         rows.append((seq, f"P{k // 2:04d}", "test", n_frames, lesions))
     pd.DataFrame(dets, columns=["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"]).to_csv(
-        folder / "detections.csv", index=False)
+        folder / "detections.csv", index=False
+    )
     ann_columns = ["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
     pd.DataFrame(anns, columns=ann_columns).to_csv(folder / "annotations.csv", index=False)
-    pd.DataFrame(rows, columns=["sequence_id", "patient_id", "split", "n_frames", "n_lesions"]
-                 ).to_csv(folder / "manifest.csv", index=False)
+    pd.DataFrame(
+        rows, columns=["sequence_id", "patient_id", "split", "n_frames", "n_lesions"]
+    ).to_csv(folder / "manifest.csv", index=False)
 
 
 def main() -> None:
@@ -83,25 +86,41 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_study(folder, 1, 1000, 20, seed=1)
-        seq = load_sequences(folder / "detections.csv", folder / "annotations.csv",
-                             folder / "manifest.csv", None, "annotated", 11)[0]
+        seq = load_sequences(
+            folder / "detections.csv",
+            folder / "annotations.csv",
+            folder / "manifest.csv",
+            None,
+            "annotated",
+            11,
+        )[0]
         start = time.perf_counter()
         hit, fp = hits_at(seq, "multi", fusion, -np.inf, 0.2)
         one = time.perf_counter() - start
-        print(f"fusion+matching, 1 sequence, {len(seq.scores)} boxes: {one:.3f} s "
-              f"(target 1 s, ratio {one / 1.0:.2f}; {int(hit.sum())} TP, {fp} FP)")
+        print(
+            f"fusion+matching, 1 sequence, {len(seq.scores)} boxes: {one:.3f} s "
+            f"(target 1 s, ratio {one / 1.0:.2f}; {int(hit.sum())} TP, {fp} FP)"
+        )
         write_study(folder, 200, 30, 10, seed=2)
         if args.quick:
             config["evaluate"]["bootstrap"] = 200
         start = time.perf_counter()
-        seqs = load_sequences(folder / "detections.csv", folder / "annotations.csv",
-                              folder / "manifest.csv", None, "annotated", 11)
+        seqs = load_sequences(
+            folder / "detections.csv",
+            folder / "annotations.csv",
+            folder / "manifest.csv",
+            None,
+            "annotated",
+            11,
+        )
         tables = evaluate(seqs, config)
         full = time.perf_counter() - start
         boxes = sum(len(s.scores) for s in seqs)
-        print(f"full evaluation, {len(seqs)} sequences, {boxes} boxes, "
-              f"{config['evaluate']['bootstrap']} bootstraps: {full:.2f} s "
-              f"(target 30 s, ratio {full / 30.0:.2f})")
+        print(
+            f"full evaluation, {len(seqs)} sequences, {boxes} boxes, "
+            f"{config['evaluate']['bootstrap']} bootstraps: {full:.2f} s "
+            f"(target 30 s, ratio {full / 30.0:.2f})"
+        )
         print(tables["counts"].to_string(index=False))
 
 

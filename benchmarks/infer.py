@@ -69,23 +69,45 @@ def main() -> None:
     per_sequence = 16
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        data = write_inputs(root, counts={"test": -(-args.frames // per_sequence)}, negatives=0,
-                            n_frames=per_sequence, shape=shape)
+        data = write_inputs(
+            root,
+            counts={"test": -(-args.frames // per_sequence)},
+            negatives=0,
+            n_frames=per_sequence,
+            shape=shape,
+        )
         torch.manual_seed(0)
         model = build_model(config["model"], score_floor=config["infer"]["score_floor"])
         save(root / "detector.pt", {"model": model.state_dict(), "config": config, "epoch": 0})
         dataset = FrameDataset(list_frames(data.frames, split_sequences(data.splits, "test")), {})
         bare = bare_rate(model, dataset, config["infer"]["batch_size"])
-        argv = ["--model", str(root / "detector.pt"), "--frames", str(data.frames), "--splits",
-                str(data.splits), "--split", "test", "--out", str(root / "test.csv"),
-                "--device", "cpu", "--config", json.dumps(config)]
+        argv = [
+            "--model",
+            str(root / "detector.pt"),
+            "--frames",
+            str(data.frames),
+            "--splits",
+            str(data.splits),
+            "--split",
+            "test",
+            "--out",
+            str(root / "test.csv"),
+            "--device",
+            "cpu",
+            "--config",
+            json.dumps(config),
+        ]
         pipeline = pipeline_rate(argv, len(dataset))
-    print(f"model {config['model']['arch']}, frames {shape[0]}x{shape[1]}, batch "
-          f"{config['infer']['batch_size']}, workers {config['infer']['workers']}, "
-          f"torch threads {torch.get_num_threads()}, {len(dataset)} frames")
+    print(
+        f"model {config['model']['arch']}, frames {shape[0]}x{shape[1]}, batch "
+        f"{config['infer']['batch_size']}, workers {config['infer']['workers']}, "
+        f"torch threads {torch.get_num_threads()}, {len(dataset)} frames"
+    )
     print(f"bare torchvision forward: {bare:6.2f} frames/s")
-    print(f"dynbus infer (end to end): {pipeline:6.2f} frames/s  "
-          f"({pipeline / bare:.2f}x bare, goal >= 0.9)")
+    print(
+        f"dynbus infer (end to end): {pipeline:6.2f} frames/s  "
+        f"({pipeline / bare:.2f}x bare, goal >= 0.9)"
+    )
 
 
 if __name__ == "__main__":

@@ -56,13 +56,19 @@ def main() -> None:
         cpu_per_frame = (time.process_time() - cpu_start) / len(keys)
     cores = max(args.workers, 1)
     per_core = n / seconds / cores
-    print(f"{n} frames {args.rows}x{args.columns}, batch {args.batch}, workers {args.workers}, "
-          f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"loader: {n / seconds:.1f} frames/s, {per_core:.1f} frames/s per core "
-          "(worker start-up included)")
+    print(
+        f"{n} frames {args.rows}x{args.columns}, batch {args.batch}, workers {args.workers}, "
+        f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"loader: {n / seconds:.1f} frames/s, {per_core:.1f} frames/s per core "
+        "(worker start-up included)"
+    )
     print(f"one busy core (CPU time, in-process): {1 / cpu_per_frame:.1f} frames/s")
-    print(f"paper preset needs {NEEDED_FPS:.1f} frames/s: {NEEDED_FPS * cpu_per_frame:.1f} busy "
-          f"cores ({NEEDED_FPS / per_core:.1f} at the wall-clock rate under this load)")
+    print(
+        f"paper preset needs {NEEDED_FPS:.1f} frames/s: {NEEDED_FPS * cpu_per_frame:.1f} busy "
+        f"cores ({NEEDED_FPS / per_core:.1f} at the wall-clock rate under this load)"
+    )
 
 
 if __name__ == "__main__":

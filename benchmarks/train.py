@@ -57,9 +57,14 @@ def pipeline_rate(config: dict, data, images: int) -> float:  # noqa: ANN001
     sampler = EpochSampler(dataset, train_cfg["negative_ratio"], train_cfg["seed"])
     sampler.positives = sampler.positives[:images]
     sampler.n_negatives = 0
-    loader = DataLoader(dataset, batch_size=train_cfg["batch_size"], sampler=sampler,
-                        num_workers=train_cfg["workers"], collate_fn=collate,
-                        persistent_workers=train_cfg["workers"] > 0)
+    loader = DataLoader(
+        dataset,
+        batch_size=train_cfg["batch_size"],
+        sampler=sampler,
+        num_workers=train_cfg["workers"],
+        collate_fn=collate,
+        persistent_workers=train_cfg["workers"] > 0,
+    )
     torch.manual_seed(0)
     model = build_model(config["model"])
     optimizer = build_optimizer(model, train_cfg)
@@ -68,8 +73,16 @@ def pipeline_rate(config: dict, data, images: int) -> float:  # noqa: ANN001
     rates = []
     for epoch in range(2):
         sampler.set_epoch(epoch)
-        stats = train_one_epoch(model, optimizer, scheduler, scaler, loader, torch.device("cpu"),
-                                epoch, train_cfg["clip_grad_norm"])
+        stats = train_one_epoch(
+            model,
+            optimizer,
+            scheduler,
+            scaler,
+            loader,
+            torch.device("cpu"),
+            epoch,
+            train_cfg["clip_grad_norm"],
+        )
         rates.append(stats["images_per_s"])
     return rates[-1]
 
@@ -103,10 +116,28 @@ def peak_rss_gib(config: dict, data, out: Path) -> tuple[float, float]:  # noqa:
     """Run one epoch of ``dynbus train``; return (peak RSS GiB of its processes, seconds)."""
     one_epoch = {**config, "train": {**config["train"], "epochs": 1}}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dynbus", "train", "--frames", str(data.frames),
-                    "--annotations", str(data.annotations), "--splits", str(data.splits),
-                    "--out", str(out), "--config", json.dumps(one_epoch), "--device", "cpu"],
-                   check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dynbus",
+            "train",
+            "--frames",
+            str(data.frames),
+            "--annotations",
+            str(data.annotations),
+            "--splits",
+            str(data.splits),
+            "--out",
+            str(out),
+            "--config",
+            json.dumps(one_epoch),
+            "--device",
+            "cpu",
+        ],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
     seconds = time.perf_counter() - start
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, seconds
 
@@ -117,16 +148,19 @@ def rates(config: dict, images: int, cpu_isa: str) -> dict[str, float]:
     shape = (config["model"]["min_size"], config["model"]["max_size"])
     with tempfile.TemporaryDirectory() as tmp:
         data = _inputs(Path(tmp), images, shape)
-        return {"bare": bare_rate(config, data, images),
-                "pipeline": pipeline_rate(config, data, images),
-                "kernels": torch.backends.cpu.get_cpu_capability()}
+        return {
+            "bare": bare_rate(config, data, images),
+            "pipeline": pipeline_rate(config, data, images),
+            "kernels": torch.backends.cpu.get_cpu_capability(),
+        }
 
 
 def _inputs(root: Path, images: int, shape: tuple[int, int]):  # noqa: ANN202
     per_sequence = 12
     count = -(-images // per_sequence)
-    return write_inputs(root, counts={"train": count, "val": 1, "test": 1},
-                        n_frames=per_sequence, shape=shape)
+    return write_inputs(
+        root, counts={"train": count, "val": 1, "test": 1}, n_frames=per_sequence, shape=shape
+    )
 
 
 def main() -> None:
@@ -134,8 +168,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="dynbus config (default: the demo)")
     parser.add_argument("--images", type=int, default=48, help="images per timed pass")
-    parser.add_argument("--cpu-isa", choices=["avx2", "native"], default=None,
-                        help="measure this setting only and print JSON (the parent's child run)")
+    parser.add_argument(
+        "--cpu-isa",
+        choices=["avx2", "native"],
+        default=None,
+        help="measure this setting only and print JSON (the parent's child run)",
+    )
     args = parser.parse_args()
     config = load(args.config)
     if args.cpu_isa:
@@ -151,17 +189,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = _inputs(Path(tmp), args.images, shape)
         rss, seconds = peak_rss_gib(config, data, Path(tmp) / "model")
-    print(f"model {config['model']['arch']}, frames {shape[0]}x{shape[1]}, batch "
-          f"{config['train']['batch_size']}, workers {config['train']['workers']}, "
-          f"torch threads {config['reproducibility']['threads'] or torch.get_num_threads()}")
+    print(
+        f"model {config['model']['arch']}, frames {shape[0]}x{shape[1]}, batch "
+        f"{config['train']['batch_size']}, workers {config['train']['workers']}, "
+        f"torch threads {config['reproducibility']['threads'] or torch.get_num_threads()}"
+    )
     for cpu_isa, rate in measured.items():
-        print(f"cpu_isa {cpu_isa:<6} ({rate['kernels']} kernels): bare torchvision step "
-              f"{rate['bare']:6.2f} images/s, dynbus train pipeline {rate['pipeline']:6.2f} "
-              f"images/s ({rate['pipeline'] / rate['bare']:.2f}x bare, goal >= 0.9)")
+        print(
+            f"cpu_isa {cpu_isa:<6} ({rate['kernels']} kernels): bare torchvision step "
+            f"{rate['bare']:6.2f} images/s, dynbus train pipeline {rate['pipeline']:6.2f} "
+            f"images/s ({rate['pipeline'] / rate['bare']:.2f}x bare, goal >= 0.9)"
+        )
     pinned, native = measured["avx2"]["pipeline"], measured["native"]["pipeline"]
     print(f"reproducibility pin costs: pipeline {pinned / native:.2f}x native")
-    print(f"dynbus train, one epoch + validation + start-up: {seconds:.1f} s, "
-          f"peak RSS {rss:.2f} GiB (goal <= 4)")
+    print(
+        f"dynbus train, one epoch + validation + start-up: {seconds:.1f} s, "
+        f"peak RSS {rss:.2f} GiB (goal <= 4)"
+    )
 
 
 if __name__ == "__main__":

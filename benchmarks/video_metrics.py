@@ -30,8 +30,15 @@ from dynbus.evaluation.videos import load_videos  # noqa: E402
 def load(folder: Path, n_sequences: int, n_frames: int, n_boxes: int) -> list:
     """Write a synthetic study into ``folder`` and load it as videos."""
     write_study(folder, n_sequences, n_frames, n_boxes, seed=2)
-    return load_videos(folder / "detections.csv", folder / "annotations.csv",
-                       folder / "manifest.csv", None, None, "annotated", 11)[0]
+    return load_videos(
+        folder / "detections.csv",
+        folder / "annotations.csv",
+        folder / "manifest.csv",
+        None,
+        None,
+        "annotated",
+        11,
+    )[0]
 
 
 def main() -> None:
@@ -45,8 +52,10 @@ def main() -> None:
         metrics = video_metrics(videos, n_bootstrap, 3, 1000)
         took, cpu = time.perf_counter() - start, time.process_time() - cpu
         boxes = sum(len(v.data.scores) for v in videos)
-        print(f"video metrics, {len(videos)} sequences, {boxes} boxes, {n_bootstrap} bootstraps: "
-              f"{took:.2f} s, CPU {cpu:.2f} s (target 30 s, ratio {took / 30:.2f})")
+        print(
+            f"video metrics, {len(videos)} sequences, {boxes} boxes, {n_bootstrap} bootstraps: "
+            f"{took:.2f} s, CPU {cpu:.2f} s (target 30 s, ratio {took / 30:.2f})"
+        )
         print(metrics_table(metrics).to_string(index=False))
         videos = load(Path(tmp), 50, 25, 76)
         boxes = sum(len(v.data.scores) for v in videos)
@@ -54,9 +63,11 @@ def main() -> None:
 
         total, cpu = 0.0, time.process_time()
         every = variants(FusionSettings())
-        kinds = {"IoU grouping (12 variants)": [v for v in every if v.settings is not None],
-                 "seqnms": [v for v in every if v.name == "seqnms"],
-                 "tracking": [v for v in every if v.name == "tracking"]}
+        kinds = {
+            "IoU grouping (12 variants)": [v for v in every if v.settings is not None],
+            "seqnms": [v for v in every if v.name == "seqnms"],
+            "tracking": [v for v in every if v.name == "tracking"],
+        }
         for name, kind in kinds.items():
             start = time.perf_counter()
             for video in videos:
@@ -65,8 +76,10 @@ def main() -> None:
             total += took
             print(f"  {name:34s} {took:6.2f} s")
         cpu = time.process_time() - cpu
-        print(f"ablation fusions, {len(videos)} sequences, {boxes} boxes: {total:.2f} s, "
-              f"CPU {cpu:.2f} s (target 10 s, ratio {total / 10:.2f})")
+        print(
+            f"ablation fusions, {len(videos)} sequences, {boxes} boxes: {total:.2f} s, "
+            f"CPU {cpu:.2f} s (target 10 s, ratio {total / 10:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -25,12 +25,10 @@ SCALE = 2 / 3
 def _frame(pixels: np.ndarray, boxes: pd.DataFrame) -> Image.Image:
     gray = pixels.mean(axis=-1).astype(np.uint8) if pixels.ndim == 3 else pixels
     image = Image.fromarray(gray).convert("RGB")
-    image = image.resize((round(image.width * SCALE), round(image.height * SCALE)),
-                         Image.LANCZOS)
+    image = image.resize((round(image.width * SCALE), round(image.height * SCALE)), Image.LANCZOS)
     draw = ImageDraw.Draw(image)
     for box in boxes.itertuples():
-        draw.rectangle([v * SCALE for v in (box.x1, box.y1, box.x2, box.y2)],
-                       outline=(255, 40, 40))
+        draw.rectangle([v * SCALE for v in (box.x1, box.y1, box.x2, box.y2)], outline=(255, 40, 40))
     return image
 
 
@@ -46,14 +44,14 @@ def main() -> None:
         simulate(raw, Settings(args.seed, args.sequences, (20, 40), 256, 320))
         annotations = pd.read_csv(raw / "annotations.csv")
         rows = []
-        first_of_patient = [sorted(folder.glob("*.dcm"))[0] for folder in sorted(raw.iterdir())
-                            if folder.is_dir()]
+        first_of_patient = [
+            sorted(folder.glob("*.dcm"))[0] for folder in sorted(raw.iterdir()) if folder.is_dir()
+        ]
         for path in first_of_patient[: args.sequences]:
             pixels = pydicom.dcmread(path).pixel_array
             boxes = annotations[annotations.file == str(path.relative_to(raw))]
             n = len(pixels)
-            tiles = [_frame(pixels[t], boxes[boxes.frame == t])
-                     for t in (0, n // 4, n // 2, n - 1)]
+            tiles = [_frame(pixels[t], boxes[boxes.frame == t]) for t in (0, n // 4, n // 2, n - 1)]
             rows.append(np.concatenate([np.asarray(tile) for tile in tiles], axis=1))
     sheet = Image.fromarray(np.concatenate(rows, axis=0))
     with atomic_path(args.out) as tmp_png:

@@ -67,13 +67,19 @@ def write_inputs(
                 Image.fromarray(_frame(rng, shape, box)).save(folder / f"{frame:06d}.png")
                 if box is not None:
                     annotation_rows.append([sequence_id, frame, "1", *(round(v, 1) for v in box)])
-            meta = {"n_frames": n_frames, "rows": shape[0], "columns": shape[1],
-                    "frame_time_ms": 40.0, "regions": [[0, 0, shape[1] - 1, shape[0] - 1]]}
+            meta = {
+                "n_frames": n_frames,
+                "rows": shape[0],
+                "columns": shape[1],
+                "frame_time_ms": 40.0,
+                "regions": [[0, 0, shape[1] - 1, shape[0] - 1]],
+            }
             (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
             split_rows.append([sequence_id, f"p_{sequence_id}", split, n_frames, int(has_mass)])
     annotations = root / "annotations.csv"
-    _write(annotations, ["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2"],
-           annotation_rows)
+    _write(
+        annotations, ["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2"], annotation_rows
+    )
     splits = root / "splits.csv"
     _write(splits, ["sequence_id", "patient_id", "split", "n_frames", "n_lesions"], split_rows)
     return DetectorInputs(frames_dir, annotations, splits)

@@ -39,8 +39,11 @@ def literal_seq_nms(boxes: np.ndarray, frames: np.ndarray, scores: np.ndarray) -
     while True:
         best, back = np.where(alive, scores, -np.inf), np.full(n, -1)
         for d in np.argsort(frames, kind="stable"):
-            preds = [s for s in range(n) if alive[s] and alive[d]
-                     and frames[s] == frames[d] - 1 and iou[s, d] > LINK_IOU]
+            preds = [
+                s
+                for s in range(n)
+                if alive[s] and alive[d] and frames[s] == frames[d] - 1 and iou[s, d] > LINK_IOU
+            ]
             if preds:
                 back[d] = max(preds, key=lambda s: (best[s], -s))
                 best[d] = scores[d] + best[back[d]]
@@ -95,12 +98,32 @@ def test_ablation_cli_writes_every_variant_against_the_reference(tmp_path: Path)
     paths = write_study(tmp_path, dets, anns, {"A": 6, "B": 6, "C": 6})
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "dynbus", "ablation", "--detections", str(paths[0]),
-         "--annotations", str(paths[1]), "--manifest", str(paths[2]), "--frames", str(paths[3]),
-         "--out", str(out / "ablation.csv"), "--video-out", str(out / "ablation_video.csv"),
-         "--table", str(out / "tables" / "ablation"),
-         "--config", '{"evaluate": {"bootstrap": 20}}'],
-        capture_output=True, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "dynbus",
+            "ablation",
+            "--detections",
+            str(paths[0]),
+            "--annotations",
+            str(paths[1]),
+            "--manifest",
+            str(paths[2]),
+            "--frames",
+            str(paths[3]),
+            "--out",
+            str(out / "ablation.csv"),
+            "--video-out",
+            str(out / "ablation_video.csv"),
+            "--table",
+            str(out / "tables" / "ablation"),
+            "--config",
+            '{"evaluate": {"bootstrap": 20}}',
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     sens = pd.read_csv(out / "ablation.csv")
     assert sens["fusion"].iloc[0] == "threshold_then_group/max/all"

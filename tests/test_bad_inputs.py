@@ -118,8 +118,13 @@ def series(raw: Path, sizes: list[tuple[int, int]], patients: list[str]) -> list
     """Single-frame files of one series."""
     uid, names = generate_uid(), []
     for number, ((rows, columns), patient) in enumerate(zip(sizes, patients, strict=True), 1):
-        ds = make_us(pattern(1, rows, columns, 1, 255, number)[0], patient_id=patient,
-                     series_uid=uid, multiframe=False, regions=[(0, 0, 20, 20)])
+        ds = make_us(
+            pattern(1, rows, columns, 1, 255, number)[0],
+            patient_id=patient,
+            series_uid=uid,
+            multiframe=False,
+            regions=[(0, 0, 20, 20)],
+        )
         ds.InstanceNumber = number
         names += put(raw, ds, f"img{number}.dcm")
     return names
@@ -160,101 +165,181 @@ RawCase = tuple[Callable[[Path], list[str]], str, str]
 RAW_CASES: dict[str, RawCase] = {
     # NumberOfFrames against the pixel data
     "jpeg_frames_more_than_fragments": (
-        lambda raw: put(raw, with_frames(jpeg_cine(), 5)), ERROR,
-        "NumberOfFrames 5 but 3 encoded frames in the pixel data"),
+        lambda raw: put(raw, with_frames(jpeg_cine(), 5)),
+        ERROR,
+        "NumberOfFrames 5 but 3 encoded frames in the pixel data",
+    ),
     "jpeg_frames_more_than_fragments_no_offset_table": (
-        lambda raw: put(raw, with_frames(jpeg_cine(offset_table=False), 5)), ERROR,
-        "NumberOfFrames 5 but 3 encoded frames in the pixel data"),
+        lambda raw: put(raw, with_frames(jpeg_cine(offset_table=False), 5)),
+        ERROR,
+        "NumberOfFrames 5 but 3 encoded frames in the pixel data",
+    ),
     "jpeg_frames_fewer_than_fragments": (
-        lambda raw: put(raw, with_frames(jpeg_cine(offset_table=False), 2)), ERROR,
-        "NumberOfFrames 2 but 3 encoded frames in the pixel data"),
+        lambda raw: put(raw, with_frames(jpeg_cine(offset_table=False), 2)),
+        ERROR,
+        "NumberOfFrames 2 but 3 encoded frames in the pixel data",
+    ),
     "native_frames_fewer_than_data": (
-        lambda raw: put(raw, with_frames(cine(), 2)), ERROR,
-        "NumberOfFrames 2 but the pixel data holds 3 frames"),
+        lambda raw: put(raw, with_frames(cine(), 2)),
+        ERROR,
+        "NumberOfFrames 2 but the pixel data holds 3 frames",
+    ),
     "native_frames_more_than_data": (
-        lambda raw: put(raw, with_frames(cine(), 5)), ERROR,
-        r"truncated pixel data \(9216 of 15360 bytes for NumberOfFrames 5\)"),
+        lambda raw: put(raw, with_frames(cine(), 5)),
+        ERROR,
+        r"truncated pixel data \(9216 of 15360 bytes for NumberOfFrames 5\)",
+    ),
     # frames that do not decode
     "corrupt_jpeg_entropy_data": (
-        lambda raw: put(raw, jpeg_with_bad_frame(lambda j: j[: len(j) // 2] + j[-2:])), ERROR,
-        "frame 1: corrupt JPEG data"),
+        lambda raw: put(raw, jpeg_with_bad_frame(lambda j: j[: len(j) // 2] + j[-2:])),
+        ERROR,
+        "frame 1: corrupt JPEG data",
+    ),
     "jpeg_frame_of_noise": (
-        lambda raw: put(raw, jpeg_with_bad_frame(lambda j: bytes(reversed(j)), 2)), ERROR,
-        "frame 2: corrupt JPEG data"),
+        lambda raw: put(raw, jpeg_with_bad_frame(lambda j: bytes(reversed(j)), 2)),
+        ERROR,
+        "frame 2: corrupt JPEG data",
+    ),
     "jpeg_frame_of_another_size": (
-        lambda raw: put(raw, jpeg_with_bad_frame(lambda j: simplejpeg.encode_jpeg(
-            np.zeros((40, 64, 1), np.uint8), 90, "GRAY"), 0)), ERROR,
-        "frame 0 is 40x64, not 48x64"),
+        lambda raw: put(
+            raw,
+            jpeg_with_bad_frame(
+                lambda j: simplejpeg.encode_jpeg(np.zeros((40, 64, 1), np.uint8), 90, "GRAY"), 0
+            ),
+        ),
+        ERROR,
+        "frame 0 is 40x64, not 48x64",
+    ),
     "corrupt_rle": (lambda raw: put(raw, corrupt_rle()), ERROR, "undecodable pixel data"),
     "undecodable_transfer_syntax": (
-        lambda raw: put(raw, mpeg2()), ERROR, r"cannot decode transfer syntax 1\.2\.840\.10008"),
+        lambda raw: put(raw, mpeg2()),
+        ERROR,
+        r"cannot decode transfer syntax 1\.2\.840\.10008",
+    ),
     # header values
     "number_of_frames_not_a_number": (
-        lambda raw: put(raw, set_invalid(cine(), "NumberOfFrames", "abc")), ERROR,
-        "NumberOfFrames 'abc' is not an integer"),
+        lambda raw: put(raw, set_invalid(cine(), "NumberOfFrames", "abc")),
+        ERROR,
+        "NumberOfFrames 'abc' is not an integer",
+    ),
     "number_of_frames_fractional": (
-        lambda raw: put(raw, set_invalid(cine(), "NumberOfFrames", "2.5")), ERROR,
-        "NumberOfFrames '2.5' is not an integer"),
+        lambda raw: put(raw, set_invalid(cine(), "NumberOfFrames", "2.5")),
+        ERROR,
+        "NumberOfFrames '2.5' is not an integer",
+    ),
     "number_of_frames_zero": (
-        lambda raw: put(raw, set_invalid(cine(), "NumberOfFrames", "0")), ERROR,
-        "NumberOfFrames 0 is not a positive integer"),
+        lambda raw: put(raw, set_invalid(cine(), "NumberOfFrames", "0")),
+        ERROR,
+        "NumberOfFrames 0 is not a positive integer",
+    ),
     "instance_number_not_a_number": (
-        lambda raw: put(raw, set_invalid(cine(), "InstanceNumber", "x1")), ERROR,
-        "InstanceNumber 'x1' is not an integer"),
+        lambda raw: put(raw, set_invalid(cine(), "InstanceNumber", "x1")),
+        ERROR,
+        "InstanceNumber 'x1' is not an integer",
+    ),
     "no_patient_id": (lambda raw: put(raw, without("PatientID")), ERROR, "no PatientID"),
     "no_sop_instance_uid": (
-        lambda raw: put(raw, without("SOPInstanceUID")), ERROR, "no SOPInstanceUID"),
+        lambda raw: put(raw, without("SOPInstanceUID")),
+        ERROR,
+        "no SOPInstanceUID",
+    ),
     "no_rows": (lambda raw: put(raw, without("Rows")), ERROR, "no Rows"),
     "no_pixel_data": (lambda raw: put(raw, without("PixelData")), ERROR, "no Pixel Data"),
     "not_ultrasound": (lambda raw: put(raw, not_ultrasound()), ERROR, "not an ultrasound image"),
     "no_ultrasound_region": (
-        lambda raw: put(raw, cine(regions=None)), ERROR,
-        "no SequenceOfUltrasoundRegions inside the frame and no deid.fallback_box"),
+        lambda raw: put(raw, cine(regions=None)),
+        ERROR,
+        "no SequenceOfUltrasoundRegions inside the frame and no deid.fallback_box",
+    ),
     # truncated or not DICOM
     "truncated_in_file_meta": (
-        lambda raw: put_bytes(raw, cut(encoded_bytes(cine()), 150)), ERROR,
-        r"truncated DICOM file \(ends in the file meta information\)"),
+        lambda raw: put_bytes(raw, cut(encoded_bytes(cine()), 150)),
+        ERROR,
+        r"truncated DICOM file \(ends in the file meta information\)",
+    ),
     "truncated_mid_header": (
-        lambda raw: put_bytes(raw, cut(encoded_bytes(cine()), b"Doe^Jane", 3)), ERROR,
-        r"truncated DICOM file \(ends inside element \(0010,0010\)\)"),
+        lambda raw: put_bytes(raw, cut(encoded_bytes(cine()), b"Doe^Jane", 3)),
+        ERROR,
+        r"truncated DICOM file \(ends inside element \(0010,0010\)\)",
+    ),
     "truncated_before_pixel_data": (
-        lambda raw: put_bytes(raw, cut(encoded_bytes(cine()), b"\xe0\x7f\x10\x00")), ERROR,
-        "no Pixel Data: the file ends after element"),
+        lambda raw: put_bytes(raw, cut(encoded_bytes(cine()), b"\xe0\x7f\x10\x00")),
+        ERROR,
+        "no Pixel Data: the file ends after element",
+    ),
     "truncated_native_pixel_data": (
-        lambda raw: put_bytes(raw, encoded_bytes(cine())[:-1000]), ERROR,
-        "truncated pixel data"),
+        lambda raw: put_bytes(raw, encoded_bytes(cine())[:-1000]),
+        ERROR,
+        "truncated pixel data",
+    ),
     "truncated_jpeg_pixel_data": (
-        lambda raw: put_bytes(raw, encoded_bytes(jpeg_cine())[:-200]), ERROR,
-        r"truncated DICOM file \(ends inside the pixel data\)"),
+        lambda raw: put_bytes(raw, encoded_bytes(jpeg_cine())[:-200]),
+        ERROR,
+        r"truncated DICOM file \(ends inside the pixel data\)",
+    ),
     "empty_file": (lambda raw: put_bytes(raw, b""), ERROR, r"empty file \(0 bytes\)"),
     "text_file": (
-        lambda raw: put_bytes(raw, b"PatientName=Smith^Anna\n" * 20), ERROR, "not a DICOM file"),
+        lambda raw: put_bytes(raw, b"PatientName=Smith^Anna\n" * 20),
+        ERROR,
+        "not a DICOM file",
+    ),
     # between files
     "duplicate_sop_instance_uid_in_single_frame_series": (
-        duplicate_single_frame, ERROR, r"duplicate export: same SOPInstanceUID as raw file \d+/"),
+        duplicate_single_frame,
+        ERROR,
+        r"duplicate export: same SOPInstanceUID as raw file \d+/",
+    ),
     "duplicate_multi_frame_export": (
-        duplicate_export, ERROR, r"duplicate export: same SOPInstanceUID as raw file \d+/"),
+        duplicate_export,
+        ERROR,
+        r"duplicate export: same SOPInstanceUID as raw file \d+/",
+    ),
     "series_mixing_patient_ids": (
-        lambda raw: series(raw, [(48, 64)] * 2, ["SMITH-ANNA-9", "JONES-BOB-3"]), ERROR,
-        "its series mixes 2 PatientIDs across 2 files"),
+        lambda raw: series(raw, [(48, 64)] * 2, ["SMITH-ANNA-9", "JONES-BOB-3"]),
+        ERROR,
+        "its series mixes 2 PatientIDs across 2 files",
+    ),
     "single_frame_series_mixing_sizes": (
-        lambda raw: series(raw, [(48, 64), (40, 64)], ["SMITH-ANNA-9"] * 2), ERROR,
-        "its single-frame series mixes frame sizes"),
+        lambda raw: series(raw, [(48, 64), (40, 64)], ["SMITH-ANNA-9"] * 2),
+        ERROR,
+        "its single-frame series mixes frame sizes",
+    ),
     # CD-export and system files
-    "dicomdir": (lambda raw: put_bytes(raw, b"\0" * 128 + b"DICM", "DICOMDIR"), IGNORED,
-                 r"ignored: CD-export or system file \(dicomdir\)"),
-    "autorun_inf": (lambda raw: put_bytes(raw, b"[autorun]\nopen=viewer.exe\n", "AUTORUN.INF"),
-                    IGNORED, r"ignored: CD-export or system file \(\.inf\)"),
-    "viewer_exe": (lambda raw: put_bytes(raw, b"MZ\x90\x00" * 40, "viewer.exe"), IGNORED,
-                   r"ignored: CD-export or system file \(\.exe\)"),
-    "codec_dll": (lambda raw: put_bytes(raw, b"MZ\x90\x00" * 40, "codec.dll"), IGNORED,
-                  r"ignored: CD-export or system file \(\.dll\)"),
-    "thumbs_db": (lambda raw: put_bytes(raw, b"\xd0\xcf\x11\xe0" * 40, "Thumbs.db"), IGNORED,
-                  r"ignored: CD-export or system file \(\.db\)"),
-    "ds_store": (lambda raw: put_bytes(raw, b"\0\0\0\1Bud1" * 20, ".DS_Store"), IGNORED,
-                 r"ignored: CD-export or system file \(\.ds_store\)"),
-    "readme_txt": (lambda raw: put_bytes(raw, b"Exported by PACS\n", "README.txt"), IGNORED,
-                   r"ignored: \.txt document, not DICOM"),
+    "dicomdir": (
+        lambda raw: put_bytes(raw, b"\0" * 128 + b"DICM", "DICOMDIR"),
+        IGNORED,
+        r"ignored: CD-export or system file \(dicomdir\)",
+    ),
+    "autorun_inf": (
+        lambda raw: put_bytes(raw, b"[autorun]\nopen=viewer.exe\n", "AUTORUN.INF"),
+        IGNORED,
+        r"ignored: CD-export or system file \(\.inf\)",
+    ),
+    "viewer_exe": (
+        lambda raw: put_bytes(raw, b"MZ\x90\x00" * 40, "viewer.exe"),
+        IGNORED,
+        r"ignored: CD-export or system file \(\.exe\)",
+    ),
+    "codec_dll": (
+        lambda raw: put_bytes(raw, b"MZ\x90\x00" * 40, "codec.dll"),
+        IGNORED,
+        r"ignored: CD-export or system file \(\.dll\)",
+    ),
+    "thumbs_db": (
+        lambda raw: put_bytes(raw, b"\xd0\xcf\x11\xe0" * 40, "Thumbs.db"),
+        IGNORED,
+        r"ignored: CD-export or system file \(\.db\)",
+    ),
+    "ds_store": (
+        lambda raw: put_bytes(raw, b"\0\0\0\1Bud1" * 20, ".DS_Store"),
+        IGNORED,
+        r"ignored: CD-export or system file \(\.ds_store\)",
+    ),
+    "readme_txt": (
+        lambda raw: put_bytes(raw, b"Exported by PACS\n", "README.txt"),
+        IGNORED,
+        r"ignored: \.txt document, not DICOM",
+    ),
     # valid files that must be read
     "deflated_explicit_vr": (lambda raw: put(raw, deflated()), READ, ""),
     "no_preamble": (lambda raw: put_bytes(raw, encoded_bytes(cine())[132:]), READ, ""),
@@ -342,16 +427,21 @@ ANNOTATION_CASES = {
     "zero_byte_file": ("", r"annotations.csv: empty file \(expected a header line"),
     "blank_lines_keep_real_line_numbers": (
         HEADER + "\nA/cine.dcm,3,L1,1,1,5,5\n\n\nA/cine.dcm,99,L2,1,1,5,5\n",
-        r"annotations.csv line 6: frame 99 out of range \(file has 10 frames\)"),
+        r"annotations.csv line 6: frame 99 out of range \(file has 10 frames\)",
+    ),
     "missing_columns": ("file,frame,x1\nA/cine.dcm,1,1\n", "missing columns lesion_id, y1"),
     "first_row_with_extra_fields": (
-        HEADER + "A/cine.dcm,1,L1,1,1,5,5,9\n", r"not a readable CSV \(a row has more fields"),
+        HEADER + "A/cine.dcm,1,L1,1,1,5,5,9\n",
+        r"not a readable CSV \(a row has more fields",
+    ),
     "later_row_with_extra_fields": (
         HEADER + "A/cine.dcm,1,L1,1,1,5,5\n\nA/cine.dcm,2,L1,1,1,5,5,9\n",
-        "Expected 7 fields in line 4, saw 8"),
+        "Expected 7 fields in line 4, saw 8",
+    ),
     "header_only_line_then_bad_row_after_blank": (
         HEADER + "\n\nA/cine.dcm,x,L1,1,1,5,5\n",
-        "annotations.csv line 4: frame or box coordinate is not a number"),
+        "annotations.csv line 4: frame or box coordinate is not a number",
+    ),
 }
 
 
@@ -361,22 +451,43 @@ def test_annotation_input(case: str, tmp_path: Path, capsys: pytest.CaptureFixtu
     (tmp_path / "annotations.csv").write_text(text)
     (tmp_path / "private.csv").write_text(MANIFEST_PRIVATE)
     (tmp_path / "manifest.csv").write_text(MANIFEST_PUBLIC)
-    args = [str(tmp_path / "annotations.csv"), "--private-manifest", str(tmp_path / "private.csv"),
-            "--manifest", str(tmp_path / "manifest.csv"), "--out", str(tmp_path / "out.csv"),
-            "--report", str(tmp_path / "report.csv")]
+    args = [
+        str(tmp_path / "annotations.csv"),
+        "--private-manifest",
+        str(tmp_path / "private.csv"),
+        "--manifest",
+        str(tmp_path / "manifest.csv"),
+        "--out",
+        str(tmp_path / "out.csv"),
+        "--report",
+        str(tmp_path / "report.csv"),
+    ]
     assert re.search(problem, one_error_line(capsys, "annotations", *args))
     assert not (tmp_path / "out.csv").exists()
 
 
 def test_annotation_skip_report_has_the_real_line(tmp_path: Path) -> None:
-    (tmp_path / "annotations.csv").write_text(ANNOTATION_CASES[
-        "blank_lines_keep_real_line_numbers"][0])
+    (tmp_path / "annotations.csv").write_text(
+        ANNOTATION_CASES["blank_lines_keep_real_line_numbers"][0]
+    )
     (tmp_path / "private.csv").write_text(MANIFEST_PRIVATE)
     (tmp_path / "manifest.csv").write_text(MANIFEST_PUBLIC)
-    status = cli.main(["annotations", str(tmp_path / "annotations.csv"), "--private-manifest",
-                       str(tmp_path / "private.csv"), "--manifest", str(tmp_path / "manifest.csv"),
-                       "--out", str(tmp_path / "out.csv"), "--report", str(tmp_path / "bad.csv"),
-                       "--config", '{"on_bad_annotation": "skip"}'])
+    status = cli.main(
+        [
+            "annotations",
+            str(tmp_path / "annotations.csv"),
+            "--private-manifest",
+            str(tmp_path / "private.csv"),
+            "--manifest",
+            str(tmp_path / "manifest.csv"),
+            "--out",
+            str(tmp_path / "out.csv"),
+            "--report",
+            str(tmp_path / "bad.csv"),
+            "--config",
+            '{"on_bad_annotation": "skip"}',
+        ]
+    )
     assert status == 0
     assert pd.read_csv(tmp_path / "bad.csv")["line"].tolist() == [6]
     assert pd.read_csv(tmp_path / "out.csv")["frame"].tolist() == [3]
@@ -387,11 +498,13 @@ EVALUATION_CASES = {
     "split_without_annotated_lesion": (
         "sequence_id,frame,lesion_id,x1,y1,x2,y2\nS2,1,L1,1,1,20,20\n",
         "sequence_id,frame,x1,y1,x2,y2,score\nS1,0,1,1,10,10,0.5\n",
-        r"annotations.csv: no annotated lesion in split 'test'"),
+        r"annotations.csv: no annotated lesion in split 'test'",
+    ),
     "detection_score_not_a_number": (
         "sequence_id,frame,lesion_id,x1,y1,x2,y2\nS2,1,L1,1,1,20,20\n",
         "sequence_id,frame,x1,y1,x2,y2,score\nS1,0,1,1,10,10,0.5\nS1,1,1,1,10,10,high\n",
-        r"detections.csv: line 3: score is not a number"),
+        r"detections.csv: line 3: score is not a number",
+    ),
 }
 
 
@@ -402,9 +515,19 @@ def test_evaluation_input(case: str, tmp_path: Path, capsys: pytest.CaptureFixtu
     (tmp_path / "detections.csv").write_text(detections)
     (tmp_path / "splits.csv").write_text(SPLITS)
     line = one_error_line(
-        capsys, "evaluate", "--detections", str(tmp_path / "detections.csv"), "--annotations",
-        str(tmp_path / "annotations.csv"), "--manifest", str(tmp_path / "splits.csv"),
-        "--split", "test", "--out", str(tmp_path / "out"))
+        capsys,
+        "evaluate",
+        "--detections",
+        str(tmp_path / "detections.csv"),
+        "--annotations",
+        str(tmp_path / "annotations.csv"),
+        "--manifest",
+        str(tmp_path / "splits.csv"),
+        "--split",
+        "test",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert re.search(problem, line)
     assert not (tmp_path / "out").exists()
 
@@ -412,10 +535,13 @@ def test_evaluation_input(case: str, tmp_path: Path, capsys: pytest.CaptureFixtu
 CONFIG_CASES = {
     "split_fractions_sum_to_1_1": (
         {"split": {"fractions": {"train": 0.8, "val": 0.2, "test": 0.1}}},
-        r"^invalid configuration at split/fractions: train \+ val \+ test = 1.1, not 1$"),
+        r"^invalid configuration at split/fractions: train \+ val \+ test = 1.1, not 1$",
+    ),
     "unknown_key": ({"simulate": {"patiens": 3}}, r"^invalid configuration at simulate: "),
-    "wrong_type": ({"train": {"lr": "fast"}},
-                   r'^invalid configuration at train/lr: "fast" is not of type number$'),
+    "wrong_type": (
+        {"train": {"lr": "fast"}},
+        r'^invalid configuration at train/lr: "fast" is not of type number$',
+    ),
 }
 
 
@@ -433,28 +559,39 @@ def stage_file(root: Path, ds) -> Path:  # noqa: ANN001
 
 def series_with_bad_instance_number(root: Path) -> Path:
     series(root, [(48, 64)] * 2, ["SMITH-ANNA-9"] * 2)
-    save(set_invalid(read_dicom(root / BAD / "img2.dcm"), "InstanceNumber", "x1"),
-         root / BAD / "img2.dcm")
+    save(
+        set_invalid(read_dicom(root / BAD / "img2.dcm"), "InstanceNumber", "x1"),
+        root / BAD / "img2.dcm",
+    )
     return root / BAD
 
 
 STAGE_CASES = {
     "frames_jpeg_frames_more_than_fragments": (
-        "frames", lambda root: stage_file(root, with_frames(jpeg_cine(), 5)),
-        "NumberOfFrames 5 but 3 encoded frames"),
+        "frames",
+        lambda root: stage_file(root, with_frames(jpeg_cine(), 5)),
+        "NumberOfFrames 5 but 3 encoded frames",
+    ),
     "frames_corrupt_jpeg": (
-        "frames", lambda root: stage_file(
-            root, jpeg_with_bad_frame(lambda j: j[: len(j) // 2] + j[-2:])),
-        "frame 1: corrupt JPEG data"),
+        "frames",
+        lambda root: stage_file(root, jpeg_with_bad_frame(lambda j: j[: len(j) // 2] + j[-2:])),
+        "frame 1: corrupt JPEG data",
+    ),
     "frames_series_instance_number_not_a_number": (
-        "frames", series_with_bad_instance_number, "InstanceNumber 'x1' is not an integer"),
+        "frames",
+        series_with_bad_instance_number,
+        "InstanceNumber 'x1' is not an integer",
+    ),
     "deidentify_corrupt_jpeg": (
-        "deidentify", lambda root: stage_file(
-            root, jpeg_with_bad_frame(lambda j: j[: len(j) // 2] + j[-2:])),
-        "frame 1: corrupt JPEG data"),
+        "deidentify",
+        lambda root: stage_file(root, jpeg_with_bad_frame(lambda j: j[: len(j) // 2] + j[-2:])),
+        "frame 1: corrupt JPEG data",
+    ),
     "deidentify_frames_fewer_than_data": (
-        "deidentify", lambda root: stage_file(root, with_frames(cine(), 2)),
-        "NumberOfFrames 2 but the pixel data holds 3 frames"),
+        "deidentify",
+        lambda root: stage_file(root, with_frames(cine(), 2)),
+        "NumberOfFrames 2 but the pixel data holds 3 frames",
+    ),
 }
 
 

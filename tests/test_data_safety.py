@@ -80,9 +80,7 @@ def test_forced_run_with_simulate_left_enabled_refuses_and_keeps_the_data(user_s
     assert not (user_study / "demo").exists()
 
 
-def test_forced_run_on_own_data_leaves_raw_annotations_and_key_byte_identical(
-    user_study, prepared
-):
+def test_forced_run_on_own_data_leaves_raw_annotations_and_key_byte_identical(user_study, prepared):
     before = snapshot(user_study / "mydata", user_study / "linkage" / "key.hex")
     result = run_workflow(user_study, "-F", "results/annotations.csv", configfile=prepared)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -448,7 +448,9 @@ def test_preamble_overlays_unknown_tags_and_text_value_removed(tmp_path: Path, k
     deid = pydicom.dcmread(out)
     assert not [elem.tag for elem in deid if elem.tag >> 16 & 0xFF00 == 0x6000]
     assert 0x00189FF0 not in deid and "TextValue" not in deid
-    actions = {entry["tag"]: entry["action"]
-               for entry in json.loads((tmp_path / "a.json").read_text())["files"][0]["actions"]}
+    actions = {
+        entry["tag"]: entry["action"]
+        for entry in json.loads((tmp_path / "a.json").read_text())["files"][0]["actions"]
+    }
     for tag in ("(6000,0022)", "(6002,1500)", "(0018,9FF0)", "(0040,A160)"):
         assert actions[tag] == "removed: not in Table E.1-1, not on the keep-list"

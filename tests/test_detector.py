@@ -28,8 +28,20 @@ TIME_COLUMNS = ["images_per_s", "train_s", "time_s"]
 
 
 def train_argv(data: DetectorInputs, out: Path, *extra: str) -> list[str]:
-    return ["train", "--frames", str(data.frames), "--annotations", str(data.annotations),
-            "--splits", str(data.splits), "--out", str(out), "--config", CONFIG, *extra]
+    return [
+        "train",
+        "--frames",
+        str(data.frames),
+        "--annotations",
+        str(data.annotations),
+        "--splits",
+        str(data.splits),
+        "--out",
+        str(out),
+        "--config",
+        CONFIG,
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +60,32 @@ def trained(data: DetectorInputs) -> Path:
 def test_training_writes_best_model_checkpoint_metrics_and_plot(trained: Path) -> None:
     metrics = pd.read_csv(trained / "metrics.csv")
     assert list(metrics["epoch"]) == [1, 2]
-    assert {"loss", "loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg",
-            "val_ap50", "lr", "time_s"} <= set(metrics.columns)
+    assert {
+        "loss",
+        "loss_classifier",
+        "loss_box_reg",
+        "loss_objectness",
+        "loss_rpn_box_reg",
+        "val_ap50",
+        "lr",
+        "time_s",
+    } <= set(metrics.columns)
     assert metrics["loss"].notna().all() and metrics["val_ap50"].between(0, 1).all()
     best = torch.load(trained / "detector.pt", weights_only=True)
     assert best["epoch"] == metrics.loc[metrics["val_ap50"].idxmax(), "epoch"]
     assert best["val_ap50"] == pytest.approx(metrics["val_ap50"].max())
     state = torch.load(trained / "resume" / "state.pt", weights_only=True)
-    assert {"model", "optimizer", "lr_scheduler", "scaler", "epoch", "history", "best", "run",
-            "config"} <= set(state)
+    assert {
+        "model",
+        "optimizer",
+        "lr_scheduler",
+        "scaler",
+        "epoch",
+        "history",
+        "best",
+        "run",
+        "config",
+    } <= set(state)
     assert state["epoch"] == 2 and state["config"]["model"]["arch"] == "resnet18_fpn_slim"
     assert state["best"]["epoch"] == best["epoch"]
     assert (trained / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -70,8 +99,10 @@ def assert_same_training(got: Path, expected: Path) -> None:
         have = torch.load(got / name, weights_only=True)["model"]
         assert want.keys() == have.keys()
         assert all(torch.equal(want[key], have[key]) for key in want), name
-    pd.testing.assert_frame_equal(pd.read_csv(got / "metrics.csv").drop(columns=TIME_COLUMNS),
-                                  pd.read_csv(expected / "metrics.csv").drop(columns=TIME_COLUMNS))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(got / "metrics.csv").drop(columns=TIME_COLUMNS),
+        pd.read_csv(expected / "metrics.csv").drop(columns=TIME_COLUMNS),
+    )
 
 
 def test_resume_after_kill_gives_the_same_weights(data: DetectorInputs, trained: Path) -> None:
@@ -87,8 +118,9 @@ def test_resume_after_kill_gives_the_same_weights(data: DetectorInputs, trained:
     proc.wait()
     assert torch.load(state, weights_only=True)["epoch"] == 1
 
-    resumed = subprocess.run(command + train_argv(data, out, "--resume"),
-                             capture_output=True, text=True, check=True)
+    resumed = subprocess.run(
+        command + train_argv(data, out, "--resume"), capture_output=True, text=True, check=True
+    )
     assert "resuming at epoch 2 of 2" in resumed.stderr
     assert_same_training(out, trained)
 
@@ -103,7 +135,8 @@ def test_time_limit_stops_at_an_epoch_end_and_the_same_command_continues(
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "dynbus train: stopped: after epoch 1 of 2, as epoch 2 might not end within "
         f"--time-limit 0.001 min; the state is saved in {out / 'resume'}: the same command "
-        "continues at epoch 2")
+        "continues at epoch 2"
+    )
     assert cli.main(argv) == 0
     assert "resuming at epoch 2 of 2" in capsys.readouterr().err
     assert_same_training(out, trained)
@@ -116,7 +149,8 @@ def test_resume_without_a_saved_state_says_so(
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"dynbus train: error: {tmp_path / 'model' / 'resume'}: no saved training state to "
         "resume (one is written at the end of every epoch); run without --resume to start "
-        "training")
+        "training"
+    )
     assert not (tmp_path / "model" / "detector.pt").exists()
 
 
@@ -129,8 +163,11 @@ def test_a_state_from_another_run_is_refused_or_discarded(
     other = json.dumps({**TINY_CONFIG, "train": {**TINY_CONFIG["train"], "lr": 0.001}})
     argv = train_argv(data, out, "--resume")[1:]
     argv[argv.index("--config") + 1] = other
-    with pytest.raises(InputFileError, match="belongs to another run "
-                       r"\(different train configuration\); run without --resume"):
+    with pytest.raises(
+        InputFileError,
+        match="belongs to another run "
+        r"\(different train configuration\); run without --resume",
+    ):
         train.main(train.get_args_parser().parse_args(argv))
     state = torch.load(out / "resume" / "state.pt", weights_only=True)
     changed = {**state["run"], "frames": "0" * 64}
@@ -143,17 +180,36 @@ def test_inference_covers_every_frame_of_the_split(
     data: DetectorInputs, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "detections" / "test.csv"
-    argv = ["infer", "--model", str(trained / "detector.pt"), "--frames", str(data.frames),
-            "--splits", str(data.splits), "--split", "test", "--out", str(out),
-            "--annotations", str(data.annotations),
-            "--config", json.dumps({"infer": {"workers": 0, "score_floor": 0.0}})]
+    argv = [
+        "infer",
+        "--model",
+        str(trained / "detector.pt"),
+        "--frames",
+        str(data.frames),
+        "--splits",
+        str(data.splits),
+        "--split",
+        "test",
+        "--out",
+        str(out),
+        "--annotations",
+        str(data.annotations),
+        "--config",
+        json.dumps({"infer": {"workers": 0, "score_floor": 0.0}}),
+    ]
     assert cli.main(argv) == 0
     table = pd.read_csv(out, dtype={"sequence_id": str})
     assert list(table.columns) == ["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"]
     splits = pd.read_csv(data.splits)
-    test_frames = {(s, f) for s, n in zip(splits.sequence_id[splits.split == "test"],
-                                          splits.n_frames[splits.split == "test"], strict=True)
-                   for f in range(n)}
+    test_frames = {
+        (s, f)
+        for s, n in zip(
+            splits.sequence_id[splits.split == "test"],
+            splits.n_frames[splits.split == "test"],
+            strict=True,
+        )
+        for f in range(n)
+    }
     assert set(zip(table.sequence_id, table.frame, strict=True)) == test_frames
     assert (table.x2 > table.x1).all() and (table.y2 > table.y1).all()
     assert table.score.between(0, 1).all()
@@ -162,19 +218,35 @@ def test_inference_covers_every_frame_of_the_split(
     assert len(coco) == len(table)
     first = coco[0]
     row = table.iloc[0]
-    assert first["bbox"] == pytest.approx([row.x1, row.y1, row.x2 - row.x1, row.y2 - row.y1],
-                                          abs=0.02)
-    assert (first["sequence_id"], first["frame"], first["category_id"]) == (row.sequence_id,
-                                                                              row.frame, 1)
+    assert first["bbox"] == pytest.approx(
+        [row.x1, row.y1, row.x2 - row.x1, row.y2 - row.y1], abs=0.02
+    )
+    assert (first["sequence_id"], first["frame"], first["category_id"]) == (
+        row.sequence_id,
+        row.frame,
+        1,
+    )
     assert "frame-level AP@0.5 on 'test'" in capsys.readouterr().err
 
 
 def test_score_floor_drops_low_boxes(data: DetectorInputs, trained: Path, tmp_path: Path) -> None:
     out = tmp_path / "val.csv"
     args = infer.get_args_parser().parse_args(
-        ["--model", str(trained / "detector.pt"), "--frames", str(data.frames), "--splits",
-         str(data.splits), "--split", "val", "--out", str(out),
-         "--config", json.dumps({"infer": {"workers": 0, "score_floor": 0.3}})])
+        [
+            "--model",
+            str(trained / "detector.pt"),
+            "--frames",
+            str(data.frames),
+            "--splits",
+            str(data.splits),
+            "--split",
+            "val",
+            "--out",
+            str(out),
+            "--config",
+            json.dumps({"infer": {"workers": 0, "score_floor": 0.3}}),
+        ]
+    )
     infer.main(args)
     assert (pd.read_csv(out).score >= 0.3).all()
 
@@ -212,16 +284,34 @@ def test_split_without_positives_is_a_clear_error(tmp_path: Path) -> None:
         train.main(_train_args(data, tmp_path / "out"))
 
 
-def test_unknown_split_is_a_one_line_cli_error(data: DetectorInputs, trained: Path,
-                                               tmp_path: Path) -> None:
+def test_unknown_split_is_a_one_line_cli_error(
+    data: DetectorInputs, trained: Path, tmp_path: Path
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "dynbus", "infer", "--model", str(trained / "detector.pt"),
-         "--frames", str(data.frames), "--splits", str(data.splits), "--split", "holdout",
-         "--out", str(tmp_path / "x.csv")], capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "dynbus",
+            "infer",
+            "--model",
+            str(trained / "detector.pt"),
+            "--frames",
+            str(data.frames),
+            "--splits",
+            str(data.splits),
+            "--split",
+            "holdout",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"dynbus infer: error: {data.splits}: no sequence in split 'holdout' "
-        "(splits present: ['test', 'train', 'val'])"]
+        "(splits present: ['test', 'train', 'val'])"
+    ]
     assert not (tmp_path / "x.csv").exists()
 
 

@@ -17,8 +17,17 @@ from dynbus.errors import DynbusError, InputFileError
 from tests.detector_fixtures import write_inputs
 
 SLIM = {"arch": "resnet18_fpn_slim", "min_size": 64, "max_size": 80}
-TRAIN = {"epochs": 2, "optimizer": "adamw", "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0,
-         "warmup_iters": 4, "lr_schedule": "cosine", "lr_steps": [1], "lr_gamma": 0.1}
+TRAIN = {
+    "epochs": 2,
+    "optimizer": "adamw",
+    "lr": 0.01,
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "warmup_iters": 4,
+    "lr_schedule": "cosine",
+    "lr_steps": [1],
+    "lr_gamma": 0.1,
+}
 
 
 def test_augment_moves_boxes_with_the_flipped_pixels() -> None:
@@ -39,8 +48,10 @@ def test_augment_moves_boxes_with_the_flipped_pixels() -> None:
 
 def test_epoch_sampler_is_a_function_of_seed_and_epoch(tmp_path: Path) -> None:
     data = write_inputs(tmp_path, counts={"train": 2}, negatives=2, n_frames=5)
-    dataset = FrameDataset(list_frames(data.frames, ["train00", "train01", "train02", "train03"]),
-                           read_annotations(data.annotations))
+    dataset = FrameDataset(
+        list_frames(data.frames, ["train00", "train01", "train02", "train03"]),
+        read_annotations(data.annotations),
+    )
     sampler = EpochSampler(dataset, negative_ratio=0.5, seed=3)
     assert len(sampler) == 10 + 5 and len(list(sampler)) == 15
     first = list(sampler)
@@ -53,8 +64,10 @@ def test_epoch_sampler_is_a_function_of_seed_and_epoch(tmp_path: Path) -> None:
 
 def test_epoch_sampler_with_a_stride_draws_one_frame_per_window(tmp_path: Path) -> None:
     data = write_inputs(tmp_path, counts={"train": 2}, negatives=2, n_frames=6)
-    dataset = FrameDataset(list_frames(data.frames, ["train00", "train01", "train02", "train03"]),
-                           read_annotations(data.annotations))
+    dataset = FrameDataset(
+        list_frames(data.frames, ["train00", "train01", "train02", "train03"]),
+        read_annotations(data.annotations),
+    )
     sampler = EpochSampler(dataset, negative_ratio=0.5, seed=3, stride=3)
     assert len(sampler) == 4 + 2
     seen: set[int] = set()
@@ -87,8 +100,9 @@ def test_warmup_then_cosine_and_step_schedules() -> None:
     assert step.get_last_lr()[0] == pytest.approx(0.001)
 
 
-@pytest.mark.parametrize("arch", ["resnet18_fpn_slim", "resnet18_fpn", "mobilenet_v3_large_fpn",
-                                  "resnet50_fpn"])
+@pytest.mark.parametrize(
+    "arch", ["resnet18_fpn_slim", "resnet18_fpn", "mobilenet_v3_large_fpn", "resnet50_fpn"]
+)
 def test_every_arch_builds_a_two_class_detector(arch: str) -> None:
     model = build_model({**SLIM, "arch": arch}, score_floor=0.02).eval()
     assert model.roi_heads.box_predictor.cls_score.out_features == 2
@@ -106,8 +120,10 @@ def test_load_weights_takes_a_backbone_or_a_detector_checkpoint(tmp_path: Path) 
     torch.save({"model": model.state_dict()}, tmp_path / "detector.pt")
     other = build_model(SLIM)
     assert "detector" in load_weights(other, tmp_path / "detector.pt")
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
-                                                 other.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), other.state_dict().values(), strict=True)
+    )
     torch.save({"unrelated": torch.zeros(3)}, tmp_path / "junk.pt")
     with pytest.raises(InputFileError, match="no tensor matches"):
         load_weights(other, tmp_path / "junk.pt")
@@ -122,8 +138,10 @@ class _NanLoss(torch.nn.Module):
 
     def forward(self, images: list, targets: list) -> dict[str, torch.Tensor]:
         nan = self.weight * float("nan")
-        return {name: nan for name in ("loss_classifier", "loss_box_reg", "loss_objectness",
-                                       "loss_rpn_box_reg")}
+        return {
+            name: nan
+            for name in ("loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
+        }
 
 
 def test_non_finite_loss_stops_with_a_clear_error() -> None:

@@ -21,15 +21,20 @@ import torch
 from dynbus.environment import REPRODUCIBILITY_ENV
 from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, write_inputs
 
-SMALLER = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "AVX",
-           "OMP_NUM_THREADS": "1"}
+SMALLER = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "MKL_CBWR": "AVX",
+    "OMP_NUM_THREADS": "1",
+}
 AVX2_MACHINE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> DetectorInputs:
-    return write_inputs(tmp_path_factory.mktemp("pin"), counts={"train": 2, "val": 1},
-                        negatives=0, n_frames=4)
+    return write_inputs(
+        tmp_path_factory.mktemp("pin"), counts={"train": 2, "val": 1}, negatives=0, n_frames=4
+    )
 
 
 def _weights_digest(path: Path) -> str:
@@ -42,15 +47,40 @@ def _weights_digest(path: Path) -> str:
 
 
 def _train(data: DetectorInputs, out: Path, env: dict[str, str], cpu_isa: str) -> str:
-    config = {**TINY_CONFIG, "train": {**TINY_CONFIG["train"], "epochs": 1, "batch_size": 2,
-                                       "frame_stride": 1, "val_stride": 2},
-              "reproducibility": {"cpu_isa": cpu_isa, "threads": 2}}
+    config = {
+        **TINY_CONFIG,
+        "train": {
+            **TINY_CONFIG["train"],
+            "epochs": 1,
+            "batch_size": 2,
+            "frame_stride": 1,
+            "val_stride": 2,
+        },
+        "reproducibility": {"cpu_isa": cpu_isa, "threads": 2},
+    }
     base = {k: v for k, v in os.environ.items() if k not in REPRODUCIBILITY_ENV}
     subprocess.run(
-        [sys.executable, "-m", "dynbus", "train", "--frames", str(data.frames),
-         "--annotations", str(data.annotations), "--splits", str(data.splits), "--out", str(out),
-         "--config", json.dumps(config), "--device", "cpu"],
-        env={**base, **env}, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "dynbus",
+            "train",
+            "--frames",
+            str(data.frames),
+            "--annotations",
+            str(data.annotations),
+            "--splits",
+            str(data.splits),
+            "--out",
+            str(out),
+            "--config",
+            json.dumps(config),
+            "--device",
+            "cpu",
+        ],
+        env={**base, **env},
+        check=True,
+        capture_output=True,
     )
     return _weights_digest(out / "detector.pt")
 

@@ -223,4 +223,3 @@ def test_each_env_holds_what_its_rules_import():
             assert distributions_of(module) & pins, (
                 f"rule {name} (dynbus {stage}) imports {module!r}, which {env.name} does not pin"
             )
-

@@ -33,8 +33,9 @@ def make_sequence(boxes, frames, scores, lesion_frames, drawn=0, lesions=(LESION
     for k, lesion in enumerate(lesions):
         visible = np.isin(frames, lesion_frames)
         overlap[visible, k] = iou_matrix(boxes[visible], lesion)[:, 0]
-    return SequenceData(sid, "P1", boxes, frames, scores, overlap,
-                        [f"L{k}" for k in range(len(lesions))], drawn)
+    return SequenceData(
+        sid, "P1", boxes, frames, scores, overlap, [f"L{k}" for k in range(len(lesions))], drawn
+    )
 
 
 def test_duplicate_on_a_hit_lesion_is_neither_tp_nor_fp() -> None:
@@ -110,8 +111,9 @@ def test_sweep_matches_direct_evaluation_at_every_threshold(order: str, score: s
     for _ in range(15):
         seqs = [random_sequence(rng, f"S{k}") for k in range(4)]
         link = str(rng.choice(["all", "window"]))
-        fusion = FusionSettings(iou=float(rng.choice([0.1, 0.5])), score=score, order=order,
-                                link=link, window=1)
+        fusion = FusionSettings(
+            iou=float(rng.choice([0.1, 0.5])), score=score, order=order, link=link, window=1
+        )
         for method in METHODS:
             grid = threshold_grid(grid_scores(seqs, method, fusion), int(rng.choice([4, 1000])))
             for hit_iou in (0.2, 0.5):

@@ -17,8 +17,9 @@ CONFIG = json.dumps({"evaluate": {"bootstrap": 200}})
 
 
 def dynbus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dynbus", *args], capture_output=True,
-                          text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "dynbus", *args], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,38 +45,77 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
             Image.fromarray(rng.integers(0, 255, (128, 160), dtype=np.uint8)).save(path)
         rows.append((seq, f"P{k // 2}", "test" if k < 14 else "val", 6, n_lesions))
     pd.DataFrame(dets, columns=["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"]).to_csv(
-        folder / "detections.csv", index=False)
-    pd.DataFrame(anns, columns=["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
-                 ).to_csv(folder / "annotations.csv", index=False)
-    pd.DataFrame(rows, columns=["sequence_id", "patient_id", "split", "n_frames", "n_lesions"]
-                 ).to_csv(folder / "splits.csv", index=False)
+        folder / "detections.csv", index=False
+    )
+    pd.DataFrame(
+        anns, columns=["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
+    ).to_csv(folder / "annotations.csv", index=False)
+    pd.DataFrame(
+        rows, columns=["sequence_id", "patient_id", "split", "n_frames", "n_lesions"]
+    ).to_csv(folder / "splits.csv", index=False)
     return folder
 
 
 def evaluate(study: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return dynbus("evaluate", "--detections", str(study / "detections.csv"), "--annotations",
-                  str(study / "annotations.csv"), "--manifest", str(study / "splits.csv"),
-                  "--split", "test", "--out", str(out), "--config", CONFIG, *extra)
+    return dynbus(
+        "evaluate",
+        "--detections",
+        str(study / "detections.csv"),
+        "--annotations",
+        str(study / "annotations.csv"),
+        "--manifest",
+        str(study / "splits.csv"),
+        "--split",
+        "test",
+        "--out",
+        str(out),
+        "--config",
+        CONFIG,
+        *extra,
+    )
 
 
 def test_evaluate_tables_plots_figures_reproducibly(study: Path, tmp_path: Path) -> None:
     for run in ("a", "b"):
         result = evaluate(study, tmp_path / run / "eval")
         assert result.returncode == 0, result.stderr
-        result = dynbus("tables", "--counts", str(tmp_path / run / "eval" / "counts.csv"),
-                        "--stats", str(tmp_path / run / "eval" / "stats.csv"),
-                        "--out", str(tmp_path / run / "tables"))
+        result = dynbus(
+            "tables",
+            "--counts",
+            str(tmp_path / run / "eval" / "counts.csv"),
+            "--stats",
+            str(tmp_path / run / "eval" / "stats.csv"),
+            "--out",
+            str(tmp_path / run / "tables"),
+        )
         assert result.returncode == 0, result.stderr
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
-    assert {"eval/counts.csv", "eval/froc.csv", "eval/froc_bands.csv", "eval/lesion_hits.csv",
-            "eval/stats.csv", "eval/settings.json", "tables/table1.tex", "tables/table2.md",
-            "tables/extended.csv"} <= {str(f) for f in files}
+    assert {
+        "eval/counts.csv",
+        "eval/froc.csv",
+        "eval/froc_bands.csv",
+        "eval/lesion_hits.csv",
+        "eval/stats.csv",
+        "eval/settings.json",
+        "tables/table1.tex",
+        "tables/table2.md",
+        "tables/extended.csv",
+    } <= {str(f) for f in files}
     for name in files:  # same seed -> byte-identical outputs
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
     counts = pd.read_csv(tmp_path / "a" / "eval" / "counts.csv")
-    assert list(counts.columns) == ["iou", "fp_rate", "method", "tp", "fn", "fp", "sensitivity",
-                                    "n_sequences", "threshold"]
+    assert list(counts.columns) == [
+        "iou",
+        "fp_rate",
+        "method",
+        "tp",
+        "fn",
+        "fp",
+        "sensitivity",
+        "n_sequences",
+        "threshold",
+    ]
     assert len(counts) == 2 * 3 * 2 and (counts["n_sequences"] == 14).all()
     assert (counts["fp"] <= counts["fp_rate"] * 14).all()
     manifest = pd.read_csv(study / "splits.csv")
@@ -92,27 +132,58 @@ def test_evaluate_tables_plots_figures_reproducibly(study: Path, tmp_path: Path)
 
     evaluation = tmp_path / "a" / "eval"
     figures = [str(tmp_path / "plots" / name) for name in ("froc.png", "froc.pdf")]
-    result = dynbus("plots", "--counts", str(evaluation / "counts.csv"), "--bands",
-                    str(evaluation / "froc_bands.csv"), "--stats", str(evaluation / "stats.csv"),
-                    "--iou", "0.5", "--out", *figures)
+    result = dynbus(
+        "plots",
+        "--counts",
+        str(evaluation / "counts.csv"),
+        "--bands",
+        str(evaluation / "froc_bands.csv"),
+        "--stats",
+        str(evaluation / "stats.csv"),
+        "--iou",
+        "0.5",
+        "--out",
+        *figures,
+    )
     assert result.returncode == 0, result.stderr
     assert Image.open(figures[0]).size[0] > 300
     assert Path(figures[1]).read_bytes().startswith(b"%PDF")
-    result = dynbus("figures", "--counts", str(evaluation / "counts.csv"), "--single-frames",
-                    str(evaluation / "single_frames.csv"), "--detections",
-                    str(study / "detections.csv"), "--annotations",
-                    str(study / "annotations.csv"), "--frames", str(study / "frames"),
-                    "--out", str(tmp_path / "examples.png"))
+    result = dynbus(
+        "figures",
+        "--counts",
+        str(evaluation / "counts.csv"),
+        "--single-frames",
+        str(evaluation / "single_frames.csv"),
+        "--detections",
+        str(study / "detections.csv"),
+        "--annotations",
+        str(study / "annotations.csv"),
+        "--frames",
+        str(study / "frames"),
+        "--out",
+        str(tmp_path / "examples.png"),
+    )
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "examples.png").size[0] > 300
 
 
 def test_group_then_threshold_is_reported(study: Path, tmp_path: Path) -> None:
-    config = json.dumps({"fusion": {"order": "group_then_threshold", "score": "sum"},
-                         "evaluate": {"bootstrap": 0}})
-    result = dynbus("evaluate", "--detections", str(study / "detections.csv"), "--annotations",
-                    str(study / "annotations.csv"), "--manifest", str(study / "splits.csv"),
-                    "--out", str(tmp_path / "eval"), "--config", config)
+    config = json.dumps(
+        {"fusion": {"order": "group_then_threshold", "score": "sum"}, "evaluate": {"bootstrap": 0}}
+    )
+    result = dynbus(
+        "evaluate",
+        "--detections",
+        str(study / "detections.csv"),
+        "--annotations",
+        str(study / "annotations.csv"),
+        "--manifest",
+        str(study / "splits.csv"),
+        "--out",
+        str(tmp_path / "eval"),
+        "--config",
+        config,
+    )
     assert result.returncode == 0, result.stderr
     stats = pd.read_csv(tmp_path / "eval" / "stats.csv")
     assert (stats["fusion_order"] == "group_then_threshold").all()
@@ -123,9 +194,17 @@ def test_detection_of_an_unknown_sequence_is_an_error(study: Path, tmp_path: Pat
     dets = pd.read_csv(study / "detections.csv")
     dets.loc[0, "sequence_id"] = "Sunknown"
     dets.to_csv(tmp_path / "detections.csv", index=False)
-    result = dynbus("evaluate", "--detections", str(tmp_path / "detections.csv"),
-                    "--annotations", str(study / "annotations.csv"), "--manifest",
-                    str(study / "splits.csv"), "--out", str(tmp_path / "eval"))
+    result = dynbus(
+        "evaluate",
+        "--detections",
+        str(tmp_path / "detections.csv"),
+        "--annotations",
+        str(study / "annotations.csv"),
+        "--manifest",
+        str(study / "splits.csv"),
+        "--out",
+        str(tmp_path / "eval"),
+    )
     assert result.returncode == 2
     assert "detections.csv: sequence Sunknown is not in" in result.stderr
     assert not (tmp_path / "eval").exists()

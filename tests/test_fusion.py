@@ -34,7 +34,8 @@ def test_linked_pairs_equal_brute_force(n: int) -> None:
             if window is not None:
                 expected &= np.abs(frames[:, None] - frames[None, :]) <= window
             assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(
-                zip(*np.nonzero(expected), strict=True))
+                zip(*np.nonzero(expected), strict=True)
+            )
 
 
 def test_two_chains_that_never_overlap_stay_two_groups() -> None:

@@ -56,8 +56,14 @@ def consumer(folder: Path, snakefile: Path) -> Path:
 def snakemake(workdir: Path, *targets: str) -> subprocess.CompletedProcess[str]:
     """Run Snakemake in ``workdir`` (its own Snakefile) with an empty PYTHONPATH."""
     env = {**os.environ, "PYTHONPATH": ""}
-    return subprocess.run(["snakemake", "--cores", "2", *targets], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        ["snakemake", "--cores", "2", *targets],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_the_workflow_runs_as_a_module_of_another_workflow(tmp_path):

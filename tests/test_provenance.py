@@ -33,8 +33,13 @@ DETECTIONS = pd.DataFrame(
     ],
     columns=["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"],
 )
-TABLE = pd.DataFrame({"row": ["single", "multi", "χ²"], "0.1 FP/seq sens": ["73.7", "94.7", ""],
-                      "0.1 FP/seq FN": ["10", "2", "6.333"]})
+TABLE = pd.DataFrame(
+    {
+        "row": ["single", "multi", "χ²"],
+        "0.1 FP/seq sens": ["73.7", "94.7", ""],
+        "0.1 FP/seq FN": ["10", "2", "6.333"],
+    }
+)
 
 
 def _results(root: Path) -> Path:
@@ -133,8 +138,9 @@ def test_environment_records_cpu_torch_packages_and_git(tmp_path, monkeypatch) -
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_environment_reports_commit_and_dirty_tree(tmp_path) -> None:
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     git("init", "-q")
     (tmp_path / "a.txt").write_text("1", encoding="utf-8")
@@ -147,8 +153,10 @@ def test_environment_reports_commit_and_dirty_tree(tmp_path) -> None:
 
 def test_isa_level_from_cpu_flags() -> None:
     assert environment.isa_level({"avx", "avx2", "fma"}) == "AVX2"
-    assert environment.isa_level({"avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
-                                  "avx512dq"}) == "AVX512"
+    assert (
+        environment.isa_level({"avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"})
+        == "AVX512"
+    )
     assert environment.isa_level({"sse4_2"}) == "baseline"
 
 

@@ -47,20 +47,31 @@ def test_every_file_under_results_is_a_declared_output(tiny_runs):
     folders = {Path(path) for path in declared if (first / path).is_dir()}
     files = [path.relative_to(first) for path in (first / "results").rglob("*") if path.is_file()]
     assert len(files) > 30
-    undeclared = [str(path) for path in files
-                  if str(path) not in declared and not folders & set(path.parents)]
+    undeclared = [
+        str(path) for path in files if str(path) not in declared and not folders & set(path.parents)
+    ]
     assert undeclared == []
 
 
-@pytest.mark.parametrize("names, rules", [
-    (["results/eval/counts.csv"], {"evaluate", "tables", "plots", "figures"}),
-    (["results/detections/test.coco.json"], {"infer"}),
-    (["results/reports/skipped_inputs.csv"], {"manifest"}),
-    # Outputs nothing else reads: deleted together, exactly their rules (and timings) rerun.
-    (["results/tables/extended.md", "results/plots/froc_iou0.5.pdf",
-      "results/figures/examples.png", "results/reports/config.yaml"],
-     {"tables", "plots", "figures", "run_info", "timings"}),
-], ids=["counts", "coco", "skipped", "leaves"])
+@pytest.mark.parametrize(
+    "names, rules",
+    [
+        (["results/eval/counts.csv"], {"evaluate", "tables", "plots", "figures"}),
+        (["results/detections/test.coco.json"], {"infer"}),
+        (["results/reports/skipped_inputs.csv"], {"manifest"}),
+        # Outputs nothing else reads: deleted together, exactly their rules (and timings) rerun.
+        (
+            [
+                "results/tables/extended.md",
+                "results/plots/froc_iou0.5.pdf",
+                "results/figures/examples.png",
+                "results/reports/config.yaml",
+            ],
+            {"tables", "plots", "figures", "run_info", "timings"},
+        ),
+    ],
+    ids=["counts", "coco", "skipped", "leaves"],
+)
 def test_deleting_outputs_schedules_their_rules(tiny_runs, tmp_path, names, rules):
     _, first = tiny_runs  # the demo run: its config.yaml lies in its work folder
     with deleted(first, names, tmp_path):

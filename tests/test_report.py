@@ -23,9 +23,19 @@ from PIL import Image
 from tests.conftest import TINY, run_workflow
 
 CHROMIUM = shutil.which("chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--window-size=1400,900", "--virtual-time-budget=15000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1400,900",
+    "--virtual-time-budget=15000",
+]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (.ci/run installs it)")
 
@@ -90,8 +100,12 @@ class Page(HTMLParser):
 
 
 def chromium(profile: Path, *args: str) -> str:
-    result = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -136,14 +150,19 @@ def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
     header, data = probe["table"].split(",", 1)
     assert header.startswith("data:text/html")
     table_page = tmp_path / "table1.html"
-    table_page.write_bytes(base64.b64decode(unquote(data)) if ";base64" in header
-                           else unquote(data).encode())
-    rows = [row for row in Page(chromium(tmp_path / "profile", "--dump-dom",
-                                         table_page.as_uri())).rows if row]
-    table = pd.read_csv(run / "results" / "tables" / "table1.csv", dtype=str,
-                        keep_default_na=False)
-    cells = {row[0]: row[-len(table.columns) + 1:] for row in rows}
+    table_page.write_bytes(
+        base64.b64decode(unquote(data)) if ";base64" in header else unquote(data).encode()
+    )
+    rows = [
+        row
+        for row in Page(chromium(tmp_path / "profile", "--dump-dom", table_page.as_uri())).rows
+        if row
+    ]
+    table = pd.read_csv(run / "results" / "tables" / "table1.csv", dtype=str, keep_default_na=False)
+    cells = {row[0]: row[-len(table.columns) + 1 :] for row in rows}
     for _, expected in table.iterrows():
         assert cells[expected["row"]] == list(expected.iloc[1:]), expected["row"]
-    assert re.search(r"Table 1: single- vs multi-frame detection at IoU ≥ 0.2",
-                     Page(table_page.read_text(encoding="utf-8")).words())
+    assert re.search(
+        r"Table 1: single- vs multi-frame detection at IoU ≥ 0.2",
+        Page(table_page.read_text(encoding="utf-8")).words(),
+    )

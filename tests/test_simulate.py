@@ -27,9 +27,24 @@ PATIENTS = 8
 
 def _run(out: Path, seed: int) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dynbus", "simulate", "--out", str(out), "--seed", str(seed),
-         "--patients", str(PATIENTS), "--config", json.dumps(SMALL)],
-        capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-m",
+            "dynbus",
+            "simulate",
+            "--out",
+            str(out),
+            "--seed",
+            str(seed),
+            "--patients",
+            str(PATIENTS),
+            "--config",
+            json.dumps(SMALL),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +81,9 @@ def test_same_seed_gives_identical_bytes(raw: Path, tmp_path: Path) -> None:
 def test_other_seed_gives_other_study(raw: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     assert _run(other, 6).returncode == 0
-    assert {p.parent.name for p in other.rglob("*.dcm")} != {p.parent.name for p in
-                                                              raw.rglob("*.dcm")}
+    assert {p.parent.name for p in other.rglob("*.dcm")} != {
+        p.parent.name for p in raw.rglob("*.dcm")
+    }
 
 
 def test_files_are_ultrasound_cines_with_regions(files: list[Path]) -> None:
@@ -83,15 +99,21 @@ def test_files_are_ultrasound_cines_with_regions(files: list[Path]) -> None:
         (region,) = ds.SequenceOfUltrasoundRegions
         assert 0 < region.RegionLocationMinX0 < region.RegionLocationMaxX1 < ds.Columns
         assert 0 < region.RegionLocationMinY0 < region.RegionLocationMaxY1 < ds.Rows
-        inside = _gray(pixels[0])[region.RegionLocationMinY0:region.RegionLocationMaxY1 + 1,
-                                  region.RegionLocationMinX0:region.RegionLocationMaxX1 + 1]
+        inside = _gray(pixels[0])[
+            region.RegionLocationMinY0 : region.RegionLocationMaxY1 + 1,
+            region.RegionLocationMinX0 : region.RegionLocationMaxX1 + 1,
+        ]
         assert 40 < inside.mean() < 200 and inside.std() > 15  # an image, not blank or clipped
 
 
 def test_mix_of_transfer_syntaxes_and_photometrics(files: list[Path]) -> None:
-    kinds = {(str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID),
-              pydicom.dcmread(p, stop_before_pixels=True).PhotometricInterpretation)
-             for p in files}
+    kinds = {
+        (
+            str(pydicom.dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID),
+            pydicom.dcmread(p, stop_before_pixels=True).PhotometricInterpretation,
+        )
+        for p in files
+    }
     syntaxes = {syntax for syntax, _ in kinds}
     assert {JPEGBaseline8Bit, ExplicitVRLittleEndian} <= syntaxes and len(syntaxes) >= 4
     assert {"MONOCHROME2", "RGB", "YBR_FULL_422"} <= {photo for _, photo in kinds}
@@ -102,9 +124,16 @@ def test_phi_in_header_and_folder_names(files: list[Path]) -> None:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         alphabetic = str(ds.PatientName).split("=")[0]
         assert path.parent.name == f"{ascii_fold(alphabetic)}_{ds.PatientID}"
-        for keyword in ("PatientBirthDate", "InstitutionName", "ReferringPhysicianName",
-                        "AccessionNumber", "StudyDate", "StudyTime", "OperatorsName",
-                        "PatientAddress"):
+        for keyword in (
+            "PatientBirthDate",
+            "InstitutionName",
+            "ReferringPhysicianName",
+            "AccessionNumber",
+            "StudyDate",
+            "StudyTime",
+            "OperatorsName",
+            "PatientAddress",
+        ):
             assert str(ds.data_element(keyword).value).strip(), keyword
         block = ds.private_block(0x0029, PRIVATE_CREATOR)
         assert block[0x02].value == ds.PatientID
@@ -113,9 +142,14 @@ def test_phi_in_header_and_folder_names(files: list[Path]) -> None:
 def test_banner_burns_name_id_and_date_outside_the_region(files: list[Path]) -> None:
     for path in files:
         ds = pydicom.dcmread(path)
-        lines = banner_lines(ascii_fold(str(ds.PatientName).split("=")[0]), ds.PatientID,
-                             ds.PatientBirthDate, ds.StudyDate, ds.StudyTime,
-                             str(ds.InstitutionName))
+        lines = banner_lines(
+            ascii_fold(str(ds.PatientName).split("=")[0]),
+            ds.PatientID,
+            ds.PatientBirthDate,
+            ds.StudyDate,
+            ds.StudyTime,
+            str(ds.InstitutionName),
+        )
         expected = render_banner(lines, ds.Columns, banner_font_size(ds.Rows))
         shown = _gray(ds.pixel_array[-1])[: len(expected)]
         assert ds.SequenceOfUltrasoundRegions[0].RegionLocationMinY0 >= len(expected)
@@ -123,8 +157,9 @@ def test_banner_burns_name_id_and_date_outside_the_region(files: list[Path]) -> 
         assert correlation > 0.9, path
 
 
-def test_boxes_lie_in_the_image_area_of_existing_frames(raw: Path,
-                                                        annotations: pd.DataFrame) -> None:
+def test_boxes_lie_in_the_image_area_of_existing_frames(
+    raw: Path, annotations: pd.DataFrame
+) -> None:
     assert list(annotations.columns) == ["file", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
     for name, boxes in annotations.groupby("file"):
         ds = pydicom.dcmread(raw / name, stop_before_pixels=True)
@@ -139,9 +174,11 @@ def test_boxes_lie_in_the_image_area_of_existing_frames(raw: Path,
 
 
 def test_masses_fill_most_frames_and_shrink_at_the_sweep_edges(
-        raw: Path, annotations: pd.DataFrame) -> None:
-    areas = annotations.assign(area=(annotations.x2 - annotations.x1)
-                               * (annotations.y2 - annotations.y1))
+    raw: Path, annotations: pd.DataFrame
+) -> None:
+    areas = annotations.assign(
+        area=(annotations.x2 - annotations.x1) * (annotations.y2 - annotations.y1)
+    )
     fractions, edge_ratios = [], []
     for (name, _), boxes in areas.groupby(["file", "lesion_id"]):
         n_frames = pydicom.dcmread(raw / name, stop_before_pixels=True).NumberOfFrames
@@ -152,23 +189,23 @@ def test_masses_fill_most_frames_and_shrink_at_the_sweep_edges(
     assert np.median(edge_ratios) < 0.6
 
 
-def test_masses_are_darker_than_their_surroundings(raw: Path,
-                                                   annotations: pd.DataFrame) -> None:
+def test_masses_are_darker_than_their_surroundings(raw: Path, annotations: pd.DataFrame) -> None:
     contrasts = []
     for (name, _), boxes in annotations.groupby(["file", "lesion_id"]):
         row = boxes.iloc[len(boxes) // 2]
         frame = _gray(pydicom.dcmread(raw / name).pixel_array[row.frame])
         x1, y1, x2, y2 = (int(v) for v in (row.x1, row.y1, row.x2, row.y2))
         cx, cy, rx, ry = (x1 + x2) // 2, (y1 + y2) // 2, (x2 - x1) // 4, (y2 - y1) // 4
-        core = frame[cy - ry:cy + ry + 1, cx - rx:cx + rx + 1].mean()
-        left = frame[y1:y2, max(0, x1 - (x2 - x1) // 2):x1].mean()
-        right = frame[y1:y2, x2:x2 + (x2 - x1) // 2].mean()
+        core = frame[cy - ry : cy + ry + 1, cx - rx : cx + rx + 1].mean()
+        left = frame[y1:y2, max(0, x1 - (x2 - x1) // 2) : x1].mean()
+        right = frame[y1:y2, x2 : x2 + (x2 - x1) // 2].mean()
         contrasts.append(core - (left + right) / 2)
     assert np.median(contrasts) < -10
 
 
 def test_study_has_negative_sequences_and_one_to_four_per_patient(
-        files: list[Path], annotations: pd.DataFrame) -> None:
+    files: list[Path], annotations: pd.DataFrame
+) -> None:
     per_patient = pd.Series([p.parent.name for p in files]).value_counts()
     assert per_patient.between(1, 4).all()
     annotated = set(annotations.file)
@@ -189,8 +226,7 @@ def test_speckle_decorrelates_partially_between_frames() -> None:
     assert 0.2 < corr(cine[0][:, :-1], cine[0][:, 1:]) < 0.99  # spatially correlated grain
 
 
-def test_failed_run_leaves_nothing_behind(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_run_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
     def failing(path: Path, *args: object, **kwargs: object) -> None:
@@ -215,12 +251,26 @@ def test_refuses_a_non_empty_output_folder(tmp_path: Path) -> None:
 
 
 def _lone_mass(echo: float, halo: float, radius: float) -> tuple[lesions.Mass, Tissue, np.ndarray]:
-    mass = lesions.Mass(x=40.0, y=40.0, z=0.0, a=radius, b=0.8 * radius, c=0.8 * radius,
-                        surface=np.zeros(lesions.LUT_SHAPE, np.float32), echo=echo, edge=0.06,
-                        posterior=0.0, halo=halo)
+    mass = lesions.Mass(
+        x=40.0,
+        y=40.0,
+        z=0.0,
+        a=radius,
+        b=0.8 * radius,
+        c=0.8 * radius,
+        surface=np.zeros(lesions.LUT_SHAPE, np.float32),
+        echo=echo,
+        edge=0.06,
+        posterior=0.0,
+        halo=halo,
+    )
     z = np.arange(-14.0, 14.25, 0.5)  # fine steps: the sweep's ends cut slivers
-    tissue = Tissue(np.full((len(z), 80, 80), GLAND, np.float32),
-                    np.zeros((len(z), 80, 80), np.float32), 0.0, 80.0)
+    tissue = Tissue(
+        np.full((len(z), 80, 80), GLAND, np.float32),
+        np.zeros((len(z), 80, 80), np.float32),
+        0.0,
+        80.0,
+    )
     return mass, tissue, z
 
 
@@ -248,4 +298,4 @@ def test_isoechoic_masses_show_a_bright_capsule() -> None:
     mass, tissue, z = _lone_mass(echo=FAT, halo=0.8, radius=15.0)
     lesions.render_mass(np.random.default_rng(0), mass, z, tissue, beam=3.0)
     middle = tissue.reflect[len(z) // 2]
-    assert middle[40, 40 - 17:40 + 18].max() > 1.2 * GLAND
+    assert middle[40, 40 - 17 : 40 + 18].max() > 1.2 * GLAND

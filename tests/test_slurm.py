@@ -68,17 +68,22 @@ def write_ci_profile(directory: Path, **extra) -> Path:
 def cluster(tmp_path_factory):
     """A running single-node SLURM; yields the environment that reaches it."""
     state = tmp_path_factory.mktemp("slurm")
-    up = subprocess.run([str(CI_SLURM / "up.sh"), str(state)], capture_output=True, text=True,
-                        timeout=120)
+    up = subprocess.run(
+        [str(CI_SLURM / "up.sh"), str(state)], capture_output=True, text=True, timeout=120
+    )
     assert up.returncode == 0, up.stderr
-    pids = [int(line.split()[1]) for line in (state / "pids").read_text().splitlines()
-            if not line.startswith("link ")]
+    pids = [
+        int(line.split()[1])
+        for line in (state / "pids").read_text().splitlines()
+        if not line.startswith("link ")
+    ]
     env = {**os.environ, "SLURM_CONF": str(state / "slurm.conf")}
     try:
         yield env
     finally:
-        down = subprocess.run([str(CI_SLURM / "down.sh"), str(state)], capture_output=True,
-                              text=True, timeout=120)
+        down = subprocess.run(
+            [str(CI_SLURM / "down.sh"), str(state)], capture_output=True, text=True, timeout=120
+        )
         assert down.returncode == 0, down.stderr
         assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], "daemons still run"
         assert not Path("/etc/slurm/slurm.conf").exists()
@@ -86,10 +91,21 @@ def cluster(tmp_path_factory):
 
 def snakemake(workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess[str]:
     """Run snakemake in ``workdir`` (interrupted with SIGINT after RUN_TIMEOUT_S)."""
-    command = ["timeout", "-s", "INT", str(RUN_TIMEOUT_S), *SNAKEMAKE, "--directory",
-               str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env,
-                          timeout=RUN_TIMEOUT_S + 60)
+    command = [
+        "timeout",
+        "-s",
+        "INT",
+        str(RUN_TIMEOUT_S),
+        *SNAKEMAKE,
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *args,
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=RUN_TIMEOUT_S + 60
+    )
 
 
 def tiny_workdir(path: Path) -> Path:
@@ -104,8 +120,13 @@ def tiny_workdir(path: Path) -> Path:
 
 def cluster_jobs(env: dict) -> dict[str, str]:
     """Job id -> comment (`rule_<name>`, set by the plugin) of every job the cluster knows."""
-    out = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i %k"], capture_output=True,
-                         text=True, env=env, check=True).stdout
+    out = subprocess.run(
+        ["squeue", "-h", "--states=all", "-o", "%i %k"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     return dict(line.split(maxsplit=1) for line in out.splitlines() if line.strip())
 
 
@@ -115,8 +136,9 @@ GROUP_SIZE = 8
 def test_demo_dag_on_slurm_gives_the_local_tables(cluster, tiny_runs, tmp_path):
     local, _ = tiny_runs
     on_slurm = tiny_workdir(tmp_path / "slurm")
-    profile = write_ci_profile(tmp_path / "profile", **{"group-components": [
-        f"sequence={GROUP_SIZE}"]})
+    profile = write_ci_profile(
+        tmp_path / "profile", **{"group-components": [f"sequence={GROUP_SIZE}"]}
+    )
     before = cluster_jobs(cluster)
     result = snakemake(on_slurm, cluster, "--profile", str(profile))
     assert result.returncode == 0, result.stderr[-4000:]
@@ -148,9 +170,23 @@ def test_a_failing_job_fails_the_run(cluster, tmp_path):
     )
     profile = write_ci_profile(tmp_path / "profile")
     result = subprocess.run(
-        ["timeout", "-s", "INT", "300", "snakemake", "--profile", str(profile), "--directory",
-         str(workdir), "-s", str(workdir / "Snakefile")],
-        capture_output=True, text=True, env=cluster, timeout=360,
+        [
+            "timeout",
+            "-s",
+            "INT",
+            "300",
+            "snakemake",
+            "--profile",
+            str(profile),
+            "--directory",
+            str(workdir),
+            "-s",
+            str(workdir / "Snakefile"),
+        ],
+        capture_output=True,
+        text=True,
+        env=cluster,
+        timeout=360,
     )
     assert result.returncode not in (0, 124), result.stderr[-3000:]  # failed, not timed out
     assert re.search(r"Error in rule broken:.*SLURM status is: 'FAILED'", result.stderr, re.S)

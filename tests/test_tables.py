@@ -15,18 +15,21 @@ REFERENCE = ROOT.parent / "shared" / "reference" / "paper_table1.csv"
 
 
 def dynbus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dynbus", *args], capture_output=True,
-                          text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "dynbus", *args], capture_output=True, text=True, cwd=ROOT
+    )
 
 
 @pytest.fixture
 def paper_counts(tmp_path: Path) -> Path:
     paper = pd.read_csv(REFERENCE)
-    counts = paper.assign(sensitivity=paper["tp"] / (paper["tp"] + paper["fn"]),
-                          n_sequences=0, threshold=0.5)
+    counts = paper.assign(
+        sensitivity=paper["tp"] / (paper["tp"] + paper["fn"]), n_sequences=0, threshold=0.5
+    )
     path = tmp_path / "counts.csv"
-    counts[["iou", "fp_rate", "method", "tp", "fn", "fp", "sensitivity", "n_sequences",
-            "threshold"]].to_csv(path, index=False)
+    counts[
+        ["iou", "fp_rate", "method", "tp", "fn", "fp", "sensitivity", "n_sequences", "threshold"]
+    ].to_csv(path, index=False)
     return path
 
 

@@ -43,13 +43,29 @@ def study(tiny_runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 
 def snakemake_command(workdir: Path, *extra: str) -> list[str]:
     """`snakemake` up to the trained model in ``workdir``, with its config."""
-    return ["snakemake", TARGET, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-            "--cores", "2", "--configfile", str(workdir / "config.yaml"), *extra]
+    return [
+        "snakemake",
+        TARGET,
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        "--configfile",
+        str(workdir / "config.yaml"),
+        *extra,
+    ]
 
 
 def snakemake(workdir: Path, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(snakemake_command(workdir, *extra), capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=900)
+    return subprocess.run(
+        snakemake_command(workdir, *extra),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=900,
+    )
 
 
 def copy_of(study: Path, name: str) -> Path:
@@ -88,8 +104,12 @@ def test_kill_during_training_then_the_same_command_continues(
     workdir = copy_of(study, "killed")
     shutil.rmtree(workdir / "results" / "model" / "resume")
     state = workdir / "results" / "model" / "resume" / "state.pt"
-    run = subprocess.Popen(snakemake_command(workdir), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(
+        snakemake_command(workdir),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 600
     while not state.exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -110,8 +130,16 @@ def test_time_limited_jobs_continue_one_another(study: Path, uninterrupted: Path
     workdir = copy_of(study, "time_limited")
     # As on a SLURM node: a runtime of 0 minutes lets each train job run one epoch; the
     # SLURM profile's per-rule retries (preemptible-retries) re-submit it.
-    result = snakemake(workdir, "--set-resources", "train:runtime=0", "--preemptible-rules",
-                       "train", "--preemptible-retries", "2", SLURM_JOB_ID="1")
+    result = snakemake(
+        workdir,
+        "--set-resources",
+        "train:runtime=0",
+        "--preemptible-rules",
+        "train",
+        "--preemptible-retries",
+        "2",
+        SLURM_JOB_ID="1",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "exit status 75" in result.stderr
     assert "resuming at epoch 2 of 2" in (workdir / "logs" / "train.log").read_text()

@@ -21,16 +21,22 @@ MASS = (10, 10, 30, 30)
 FAR = (100, 100, 120, 120)
 
 
-def write_study(folder: Path, dets: list, anns: list, sequences: dict[str, int],
-                frame_time_ms: float | None = 100.0) -> tuple[Path, ...]:
+def write_study(
+    folder: Path,
+    dets: list,
+    anns: list,
+    sequences: dict[str, int],
+    frame_time_ms: float | None = 100.0,
+) -> tuple[Path, ...]:
     """CSV inputs (one patient per sequence) and meta.json frame times."""
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(dets, columns=DET).to_csv(folder / "det.csv", index=False)
     pd.DataFrame(anns, columns=ANN).to_csv(folder / "ann.csv", index=False)
     lesions = {s: len({a[2] for a in anns if a[0] == s}) for s in sequences}
-    pd.DataFrame([(s, f"P{s}", "test", n, lesions[s]) for s, n in sequences.items()],
-                 columns=["sequence_id", "patient_id", "split", "n_frames", "n_lesions"]
-                 ).to_csv(folder / "man.csv", index=False)
+    pd.DataFrame(
+        [(s, f"P{s}", "test", n, lesions[s]) for s, n in sequences.items()],
+        columns=["sequence_id", "patient_id", "split", "n_frames", "n_lesions"],
+    ).to_csv(folder / "man.csv", index=False)
     for s in sequences:
         (folder / "frames" / s).mkdir(parents=True)
         meta = {"frame_time_ms": frame_time_ms}
@@ -58,8 +64,7 @@ def test_ap_precision_and_threshold_at_recall_by_hand(tmp_path: Path) -> None:
     assert m.loc[("precision", 0.7), "threshold"] == pytest.approx(0.8 - 0.4 * 0.1)
 
 
-def test_a_mass_box_taken_twice_is_a_false_positive_and_ap_shrinks_with_iou(
-        tmp_path: Path) -> None:
+def test_a_mass_box_taken_twice_is_a_false_positive_and_ap_shrinks_with_iou(tmp_path: Path) -> None:
     shifted = (14, 10, 34, 30)  # IoU with MASS = 16 * 20 / (2 * 400 - 320) = 2/3
     dets = [("A", 0, *MASS, 0.9), ("A", 0, *MASS, 0.8), ("A", 1, *shifted, 0.7)]
     anns = [("A", 0, "m", *MASS), ("A", 1, "m", *MASS)]
@@ -155,7 +160,8 @@ def test_fp_chain_counts_agree_with_a_literal_port_of_ultradet() -> None:
 
 
 def test_a_bad_frame_time_names_the_file(tmp_path: Path) -> None:
-    paths = write_study(tmp_path, [("A", 0, *MASS, 0.9)], [("A", 0, "m", *MASS)], {"A": 1},
-                        frame_time_ms=-5)
+    paths = write_study(
+        tmp_path, [("A", 0, *MASS, 0.9)], [("A", 0, "m", *MASS)], {"A": 1}, frame_time_ms=-5
+    )
     with pytest.raises(Exception, match="meta.json: frame_time_ms must be a positive number"):
         load_videos(*paths[:3], None, paths[3], "annotated", 1)

@@ -63,7 +63,10 @@ def _dcmread(path: str | Path, defer_size: str | None) -> Dataset:
     if "TransferSyntaxUID" not in ds.file_meta and ds.original_encoding[0] is not None:
         implicit, little = ds.original_encoding
         ds.file_meta.TransferSyntaxUID = (
-            ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little
+            ImplicitVRLittleEndian
+            if implicit
+            else ExplicitVRLittleEndian
+            if little
             else ExplicitVRBigEndian
         )
     return ds

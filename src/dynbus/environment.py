@@ -133,8 +133,11 @@ def environment(settings: dict[str, Any], repo: str | Path) -> dict[str, Any]:
             **settings,
             "env": {name: os.environ.get(name) for name in REPRODUCIBILITY_ENV},
         },
-        "python": {"version": platform.python_version(), "implementation": sys.implementation.name,
-                   "platform": platform.platform()},
+        "python": {
+            "version": platform.python_version(),
+            "implementation": sys.implementation.name,
+            "platform": platform.platform(),
+        },
         "git": git(repo),
         "packages": packages(),
     }

@@ -20,6 +20,8 @@ def to_html(frame: pd.DataFrame, title: str, index: bool = True) -> str:
     styler = styler.set_table_styles(HTML_STYLE)
     if not index:
         styler = styler.hide(axis="index")
-    return (f"<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title></head>\n<body>\n{styler.to_html()}</body>\n"
-            "</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html>\n<head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>\n<body>\n{styler.to_html()}</body>\n"
+        "</html>\n"
+    )

@@ -79,9 +79,7 @@ class BadInputs(DynbusError):
 def raw_files(raw_dir: Path) -> list[Path]:
     """Every file under ``raw_dir`` but Snakemake's marker, sorted (the rank is the handle)."""
     return sorted(
-        path
-        for path in raw_dir.rglob("*")
-        if path.is_file() and path.name != SNAKEMAKE_MARKER
+        path for path in raw_dir.rglob("*") if path.is_file() and path.name != SNAKEMAKE_MARKER
     )
 
 

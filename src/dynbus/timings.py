@@ -22,8 +22,12 @@ BENCHMARK_COLUMNS = ["s", "max_rss", "cpu_time"]
 def get_args_parser() -> argparse.ArgumentParser:
     """Command-line options of ``dynbus timings``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmarks", nargs="+", metavar="RULE=TSV",
-                        help="a rule name and one benchmark file of its jobs")
+    parser.add_argument(
+        "benchmarks",
+        nargs="+",
+        metavar="RULE=TSV",
+        help="a rule name and one benchmark file of its jobs",
+    )
     parser.add_argument("--csv", required=True, help="summary (CSV)")
     parser.add_argument("--html", required=True, help="summary (HTML)")
     return parser
@@ -31,12 +35,21 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def summarize(benchmarks: list[tuple[str, str]]) -> pd.DataFrame:
     """Per rule, in first-seen order: jobs, wall-clock and CPU seconds, peak RSS in MiB."""
-    jobs = pd.concat([
-        read_csv_checked(path, BENCHMARK_COLUMNS, sep="\t", na_values=["-"])
-        [BENCHMARK_COLUMNS].assign(rule=rule) for rule, path in benchmarks])
+    jobs = pd.concat(
+        [
+            read_csv_checked(path, BENCHMARK_COLUMNS, sep="\t", na_values=["-"])[
+                BENCHMARK_COLUMNS
+            ].assign(rule=rule)
+            for rule, path in benchmarks
+        ]
+    )
     summary = jobs.groupby("rule", sort=False).agg(
-        jobs=("s", "size"), total_s=("s", "sum"), longest_s=("s", "max"),
-        cpu_s=("cpu_time", "sum"), peak_rss_mib=("max_rss", "max"))
+        jobs=("s", "size"),
+        total_s=("s", "sum"),
+        longest_s=("s", "max"),
+        cpu_s=("cpu_time", "sum"),
+        peak_rss_mib=("max_rss", "max"),
+    )
     return summary.round(1).reset_index()
 
 
@@ -52,5 +65,6 @@ def main(args: argparse.Namespace) -> None:
     write_csv(args.csv, summary)
     total = summary["total_s"].sum()
     with atomic_open(args.html, encoding="utf-8") as handle:
-        handle.write(to_html(summary, f"Benchmark timings per rule ({total:.0f} s of jobs)",
-                             index=False))
+        handle.write(
+            to_html(summary, f"Benchmark timings per rule ({total:.0f} s of jobs)", index=False)
+        )

@@ -14,16 +14,16 @@ rule video_metrics:
             caption="../report/video_metrics.rst",
             category="Tables",
         ),
-    params:
-        cfg=stage_config("single_frame", "evaluate"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
-        table=lambda w, output: os.path.splitext(output.table[0])[0],
     log:
         "logs/video_metrics.log",
     benchmark:
         "benchmarks/out/video_metrics.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        cfg=stage_config("single_frame", "evaluate"),
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        table=lambda w, output: os.path.splitext(output.table[0])[0],
     shell:
         "dynbus video-metrics --detections {input.detections:q} --annotations {input.annotations:q}"
         " --manifest {input.splits:q} --split test --frames {params.frames:q}"
@@ -44,16 +44,16 @@ rule ablation:
             caption="../report/ablation.rst",
             category="Tables",
         ),
-    params:
-        cfg=stage_config("single_frame", "fusion", "evaluate"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
-        table=lambda w, output: os.path.splitext(output.table[0])[0],
     log:
         "logs/ablation.log",
     benchmark:
         "benchmarks/out/ablation.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        cfg=stage_config("single_frame", "fusion", "evaluate"),
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        table=lambda w, output: os.path.splitext(output.table[0])[0],
     shell:
         "dynbus ablation --detections {input.detections:q} --annotations {input.annotations:q}"
         " --manifest {input.splits:q} --split test --frames {params.frames:q}"

@@ -10,7 +10,9 @@ import pandas as pd
 # With --use-conda the envs hold third-party pins only; the package comes from the checkout's
 # src/, found from this file so that it also works when the workflow is used as a module. A
 # remote module (github(...)) has no src/ on disk: then the installed `dynbus` command runs.
-PACKAGE_SOURCE = os.path.normpath(os.path.join(str(workflow.current_basedir), "..", "..", "src"))
+PACKAGE_SOURCE = os.path.normpath(
+    os.path.join(str(workflow.current_basedir), "..", "..", "src")
+)
 SHELL_PREFIX = "set -euo pipefail; "
 if os.path.isdir(os.path.join(PACKAGE_SOURCE, "dynbus")):
     SHELL_PREFIX += f"export PYTHONPATH={shlex.quote(PACKAGE_SOURCE)}; "
@@ -37,7 +39,9 @@ def stage_config(*sections):
 
 @functools.cache
 def _files_per_sequence(path, mtime_ns):
-    table = pd.read_csv(path, dtype={"file": str}).sort_values(["sequence_id", "position"])
+    table = pd.read_csv(path, dtype={"file": str}).sort_values(
+        ["sequence_id", "position"]
+    )
     return {
         seq: [f"{LINKS}/{seq}/{position:06d}.dcm" for position in rows["position"]]
         for seq, rows in table.groupby("sequence_id")

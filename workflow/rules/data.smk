@@ -5,7 +5,6 @@
 import hashlib
 import stat
 
-
 DEMO = "demo"  # the demo's own folder, made by the simulate rule: raw/ and its public key.hex
 DEMO_RAW = f"{DEMO}/raw"
 DEMO_ANNOTATIONS = f"{DEMO_RAW}/annotations.csv"
@@ -17,7 +16,9 @@ KEY = DEMO_KEY if SIMULATE else config["linkage"]["key"]
 RAW = config["raw_dir"]
 RAW_ANNOTATIONS = config["annotations"]
 RAW_LINK = f"{LINKAGE}/source/raw_dir"  # -> raw_dir (real data only)
-ANNOTATIONS_LINK = f"{LINKAGE}/source/annotations.csv"  # -> annotations (real data only)
+ANNOTATIONS_LINK = (
+    f"{LINKAGE}/source/annotations.csv"  # -> annotations (real data only)
+)
 # The annotations file is read by the DICOM path and by video files without a COCO-VID JSON.
 USES_ANNOTATIONS = config["source"]["format"] == "dicom" or (
     config["source"]["format"] == "video" and not config["source"]["coco_json"]
@@ -27,7 +28,11 @@ LINKS = f"{LINKAGE}/raw"
 # 0600, folders 0700 as they are made. (secure_linkage also runs at start and, when this workflow
 # is the main one, at the end; a workflow that uses dynbus as a module skips onsuccess/onerror.)
 PRIVATE_SHELL = "umask 077; "
-PRIVATE_LOG_FOLDERS = ["logs", "logs/deidentify", "logs/import_frames"]  # made by the manifest: {seq}/{position:06d}.dcm -> raw file
+PRIVATE_LOG_FOLDERS = [
+    "logs",
+    "logs/deidentify",
+    "logs/import_frames",
+]  # made by the manifest: {seq}/{position:06d}.dcm -> raw file
 
 
 def _inside(path, folder):
@@ -43,7 +48,9 @@ def check_data_paths():
     """Refuse a config that could make a rule overwrite the user's data or expose the linkage."""
     for folder in OUTPUT_FOLDERS:
         if _inside(LINKAGE, folder) or _inside(folder, LINKAGE):
-            _refuse(f"linkage.dir and {folder}/, which holds outputs, must not contain one another")
+            _refuse(
+                f"linkage.dir and {folder}/, which holds outputs, must not contain one another"
+            )
     if SIMULATE:
         if not (
             os.path.realpath(RAW) == os.path.realpath(DEMO_RAW)
@@ -54,10 +61,16 @@ def check_data_paths():
                 "annotations point elsewhere: set simulate.enabled: false to analyse your own data"
             )
         return
-    for name, path in [("raw_dir", RAW), ("annotations", RAW_ANNOTATIONS), ("linkage.key", KEY)]:
+    for name, path in [
+        ("raw_dir", RAW),
+        ("annotations", RAW_ANNOTATIONS),
+        ("linkage.key", KEY),
+    ]:
         for folder in OUTPUT_FOLDERS:
             if _inside(path, folder):
-                _refuse(f"{name} must not be inside {folder}/, which the workflow writes")
+                _refuse(
+                    f"{name} must not be inside {folder}/, which the workflow writes"
+                )
     if _inside(LINKAGE, RAW) or _inside(RAW, LINKAGE):
         _refuse("raw_dir and linkage.dir must not contain one another")
     if not os.path.isdir(RAW):
@@ -126,13 +139,16 @@ def _raw_tree_digest():
                 annotations.st_ino,
             ):
                 relative = os.path.relpath(path, RAW)
-                digest.update(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+                digest.update(
+                    f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\n".encode()
+                )
     return digest.hexdigest()
 
 
 def raw_tree_digest(wildcards):
     """Digest of every raw file's relative path, size and mtime (bar the annotations), so that a
-    file added, removed or changed re-runs the manifest; '' for the demo (rule simulate's output)."""
+    file added, removed or changed re-runs the manifest; '' for the demo (rule simulate's output).
+    """
     return "" if SIMULATE else _raw_tree_digest()
 
 

@@ -18,21 +18,21 @@ rule train:
             caption="../report/training.rst",
             category="Detector",
         ),
-    params:
-        cfg=stage_config("model", "train", "reproducibility"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
-        out=lambda w, output: os.path.dirname(output.model),
-    threads: 2
-    resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=720,
     log:
         "logs/train.log",
     benchmark:
         "benchmarks/out/train.tsv"
     conda:
         "../../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
+    params:
+        cfg=stage_config("model", "train", "reproducibility"),
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        out=lambda w, output: os.path.dirname(output.model),
     shell:
         "dynbus train --frames {params.frames:q} --annotations {input.annotations:q}"
         " --splits {input.splits:q} --out {params.out:q} --config {params.cfg:q}"
@@ -49,22 +49,22 @@ rule infer:
     output:
         detections="results/detections/{split}.csv",
         coco="results/detections/{split}.coco.json",
+    log:
+        "logs/infer/{split}.log",
+    benchmark:
+        "benchmarks/out/infer/{split}.tsv"
     wildcard_constraints:
         split="val|test",
-    params:
-        cfg=stage_config("model", "infer", "reproducibility"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
+    conda:
+        "../../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=6000,
         runtime=120,
-    log:
-        "logs/infer/{split}.log",
-    benchmark:
-        "benchmarks/out/infer/{split}.tsv"
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        cfg=stage_config("model", "infer", "reproducibility"),
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
     shell:
         "dynbus infer --model {input.model:q} --frames {params.frames:q} --splits {input.splits:q}"
         " --split {wildcards.split} --out {output.detections:q} --config {params.cfg:q}"

@@ -7,16 +7,16 @@ rule duplicates:
         frames=all_frames,
     output:
         "results/reports/duplicates.csv",
-    params:
-        frames="results/frames",
-        cfg=stage_config("duplicates"),
-    threads: 2
     log:
         "logs/duplicates.log",
     benchmark:
         "benchmarks/out/duplicates.tsv"
     conda:
         "../../envs/dicom.yaml"
+    threads: 2
+    params:
+        frames="results/frames",
+        cfg=stage_config("duplicates"),
     shell:
         "dynbus duplicates --manifest {input.manifest:q} --frames {params.frames:q}"
         " --out {output:q} --workers {threads} --config {params.cfg:q} > {log:q} 2>&1"

@@ -4,7 +4,9 @@
 PAPER_TABLES = {"table1": 0.2, "table2": 0.5}
 # The example figure's operating point: the lowest hit IoU and the middle FP rate of the config.
 EXAMPLE_IOU = min(config["evaluate"]["hit_iou"])
-EXAMPLE_FP_RATE = sorted(config["evaluate"]["fp_rates"])[len(config["evaluate"]["fp_rates"]) // 2]
+EXAMPLE_FP_RATE = sorted(config["evaluate"]["fp_rates"])[
+    len(config["evaluate"]["fp_rates"]) // 2
+]
 
 
 rule evaluate:
@@ -20,15 +22,15 @@ rule evaluate:
         stats="results/eval/stats.csv",
         single_frames="results/eval/single_frames.csv",
         settings="results/eval/settings.json",
-    params:
-        cfg=stage_config("single_frame", "fusion", "evaluate"),
-        out=lambda w, output: os.path.dirname(output.counts),
     log:
         "logs/evaluate.log",
     benchmark:
         "benchmarks/out/evaluate.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        cfg=stage_config("single_frame", "fusion", "evaluate"),
+        out=lambda w, output: os.path.dirname(output.counts),
     shell:
         "dynbus evaluate --detections {input.detections:q} --annotations {input.annotations:q}"
         " --manifest {input.splits:q} --split test --out {params.out:q}"
@@ -55,17 +57,19 @@ rule tables:
             category="Tables",
             labels={"table": "extended statistics", "IoU": "all"},
         ),
-        *expand("results/tables/{stem}.{ext}", stem=PAPER_TABLES, ext=["csv", "md", "tex"]),
+        *expand(
+            "results/tables/{stem}.{ext}", stem=PAPER_TABLES, ext=["csv", "md", "tex"]
+        ),
         "results/tables/extended.csv",
         "results/tables/extended.md",
-    params:
-        out=lambda w, output: os.path.dirname(output[0]),
     log:
         "logs/tables.log",
     benchmark:
         "benchmarks/out/tables.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        out=lambda w, output: os.path.dirname(output[0]),
     shell:
         "dynbus tables --counts {input.counts:q} --stats {input.stats:q} --out {params.out:q}"
         " > {log:q} 2>&1"
@@ -114,16 +118,16 @@ rule figures:
             category="Examples",
             labels={"figure": "examples", "IoU": f"{EXAMPLE_IOU:g}", "format": "PNG"},
         ),
-    params:
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
-        iou=EXAMPLE_IOU,
-        fp_rate=EXAMPLE_FP_RATE,
     log:
         "logs/figures.log",
     benchmark:
         "benchmarks/out/figures.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        iou=EXAMPLE_IOU,
+        fp_rate=EXAMPLE_FP_RATE,
     shell:
         "dynbus figures --counts {input.counts:q} --single-frames {input.single_frames:q}"
         " --detections {input.detections:q} --annotations {input.annotations:q}"

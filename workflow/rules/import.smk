@@ -3,7 +3,9 @@
 # Rules that read raw data log into the private linkage folder: raw names may carry PHI. The
 # per-sequence rule sees only pseudonymous paths (its private decoding spec names the raw files).
 if config["simulate"]["enabled"]:
-    _refuse(f"source.format {config['source']['format']} reads your data: set simulate.enabled: false")
+    _refuse(
+        f"source.format {config['source']['format']} reads your data: set simulate.enabled: false"
+    )
 
 
 checkpoint manifest:
@@ -15,19 +17,21 @@ checkpoint manifest:
         skipped="results/reports/skipped_inputs.csv",
         boxes=f"{LINKAGE}/imported_annotations.csv",
         specs=directory(f"{LINKAGE}/sources"),
-    params:
-        key=KEY,
-        annotations=(
-            f"--annotations {shlex.quote(ANNOTATIONS_LINK)}" if USES_ANNOTATIONS else ""
-        ),
-        raw_tree=raw_tree_digest,
-        cfg=stage_config("source", "deid", "on_bad_input"),
     log:
         f"{LINKAGE}/logs/import.log",
     benchmark:
         "benchmarks/out/import.tsv"
     conda:
         "../../envs/dicom.yaml"
+    params:
+        key=KEY,
+        annotations=(
+            f"--annotations {shlex.quote(ANNOTATIONS_LINK)}"
+            if USES_ANNOTATIONS
+            else ""
+        ),
+        raw_tree=raw_tree_digest,
+        cfg=stage_config("source", "deid", "on_bad_input"),
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus import {input.raw:q} --key {params.key:q} --private {output.private:q}"
@@ -41,9 +45,6 @@ rule frames:
     output:
         frames=directory("results/frames/{seq}"),
         audit="results/audit/{seq}.json",
-    params:
-        spec=f"{LINKAGE}/sources/{{seq}}.json",
-        cfg=stage_config("deid"),
     log:
         f"{LINKAGE}/logs/import_frames/{{seq}}.log",
     benchmark:
@@ -52,6 +53,9 @@ rule frames:
         "sequence"
     conda:
         "../../envs/dicom.yaml"
+    params:
+        spec=f"{LINKAGE}/sources/{{seq}}.json",
+        cfg=stage_config("deid"),
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus import-frames {params.spec:q} {output.frames:q} --audit {output.audit:q}"
@@ -66,14 +70,14 @@ rule annotations:
     output:
         annotations="results/annotations.csv",
         report="results/reports/bad_annotations.csv",
-    params:
-        cfg=stage_config("on_bad_annotation"),
     log:
         f"{LINKAGE}/logs/annotations.log",
     benchmark:
         "benchmarks/out/annotations.tsv"
     conda:
         "../../envs/dicom.yaml"
+    params:
+        cfg=stage_config("on_bad_annotation"),
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus annotations {input.raw:q} --private-manifest {input.private:q}"

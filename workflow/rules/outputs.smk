@@ -7,22 +7,39 @@ import shlex
 HIT_IOU = config["evaluate"]["hit_iou"]
 # The per-sequence rules: DICOM is de-identified, then split into frames; other inputs are
 # imported into frames in one step (import.smk).
-PER_SEQUENCE_RULES = ["deidentify", "frames"] if config["source"]["format"] == "dicom" else ["frames"]
+PER_SEQUENCE_RULES = (
+    ["deidentify", "frames"] if config["source"]["format"] == "dicom" else ["frames"]
+)
 
 
 def job_benchmarks(wildcards):
     """(rule, benchmark TSV) of every job of the study, in DAG order."""
-    jobs = [("simulate", rules.simulate.benchmark)] if config["simulate"]["enabled"] else []
-    jobs += [("manifest", rules.manifest.benchmark), ("annotations", rules.annotations.benchmark)]
+    jobs = (
+        [("simulate", rules.simulate.benchmark)]
+        if config["simulate"]["enabled"]
+        else []
+    )
+    jobs += [
+        ("manifest", rules.manifest.benchmark),
+        ("annotations", rules.annotations.benchmark),
+    ]
     for name in PER_SEQUENCE_RULES:
         pattern = getattr(rules, name).benchmark
         jobs += [(name, path) for path in expand(pattern, seq=sequence_ids())]
-    jobs += [("duplicates", rules.duplicates.benchmark), ("split", rules.split.benchmark)]
+    jobs += [
+        ("duplicates", rules.duplicates.benchmark),
+        ("split", rules.split.benchmark),
+    ]
     jobs += [("train", rules.train.benchmark)]
-    jobs += [("infer", path) for path in expand(rules.infer.benchmark, split=["val", "test"])]
+    jobs += [
+        ("infer", path) for path in expand(rules.infer.benchmark, split=["val", "test"])
+    ]
     jobs += [("evaluate", rules.evaluate.benchmark), ("tables", rules.tables.benchmark)]
     jobs += [("plots", path) for path in expand(rules.plots.benchmark, iou=HIT_IOU)]
-    jobs += [("figures", rules.figures.benchmark), ("run_info", rules.run_info.benchmark)]
+    jobs += [
+        ("figures", rules.figures.benchmark),
+        ("run_info", rules.run_info.benchmark),
+    ]
     jobs += [("video_metrics", rules.video_metrics.benchmark)]
     jobs += [("ablation", rules.ablation.benchmark)]
     return [(name, str(path)) for name, path in jobs]
@@ -51,5 +68,7 @@ def study_outputs(wildcards):
 
 def sequence_outputs(wildcards):
     """The per-sequence outputs (known once the manifest checkpoint has run)."""
-    patterns = [path for name in PER_SEQUENCE_RULES for path in getattr(rules, name).output]
+    patterns = [
+        path for name in PER_SEQUENCE_RULES for path in getattr(rules, name).output
+    ]
     return expand(patterns, seq=sequence_ids())

@@ -11,16 +11,16 @@ checkpoint manifest:
         links=directory(LINKS),
         public="results/manifest.csv",
         skipped="results/reports/skipped_inputs.csv",
-    params:
-        key=KEY,
-        raw_tree=raw_tree_digest,
-        cfg=stage_config("on_bad_input", "deid"),
     log:
         f"{LINKAGE}/logs/manifest.log",
     benchmark:
         "benchmarks/out/manifest.tsv"
     conda:
         "../../envs/dicom.yaml"
+    params:
+        key=KEY,
+        raw_tree=raw_tree_digest,
+        cfg=stage_config("on_bad_input", "deid"),
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus manifest {input.raw:q} --key {params.key:q} --private {output.private:q}"
@@ -36,9 +36,6 @@ rule deidentify:
     output:
         deid=directory("results/deid/{seq}"),
         audit="results/audit/{seq}.json",
-    params:
-        key=KEY,
-        cfg=stage_config("deid"),
     log:
         f"{LINKAGE}/logs/deidentify/{{seq}}.log",
     benchmark:
@@ -47,6 +44,9 @@ rule deidentify:
         "sequence"
     conda:
         "../../envs/dicom.yaml"
+    params:
+        key=KEY,
+        cfg=stage_config("deid"),
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus deidentify {input.raw:q} {output.deid:q} --key {params.key:q}"
@@ -62,11 +62,11 @@ rule frames:
         "logs/frames/{seq}.log",
     benchmark:
         "benchmarks/out/frames/{seq}.tsv"
-    threads: 2
     group:
         "sequence"
     conda:
         "../../envs/dicom.yaml"
+    threads: 2
     shell:
         "dynbus frames {input:q} {output:q} --threads {threads} > {log:q} 2>&1"
 
@@ -79,15 +79,15 @@ rule annotations:
     output:
         annotations="results/annotations.csv",
         report="results/reports/bad_annotations.csv",
-    params:
-        raw_annotations=raw_annotations,
-        cfg=stage_config("on_bad_annotation"),
     log:
         f"{LINKAGE}/logs/annotations.log",
     benchmark:
         "benchmarks/out/annotations.tsv"
     conda:
         "../../envs/dicom.yaml"
+    params:
+        raw_annotations=raw_annotations,
+        cfg=stage_config("on_bad_annotation"),
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus annotations {params.raw_annotations:q} --private-manifest {input.private:q}"

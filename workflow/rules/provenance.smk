@@ -27,13 +27,13 @@ rule environment:
             category="Run information",
             labels={"item": "machine and software"},
         ),
-    params:
-        cfg=stage_config("reproducibility"),
-        repo=workflow.basedir,
     log:
         "logs/environment.log",
     conda:
         "../../envs/torch.yaml"
+    params:
+        cfg=stage_config("reproducibility"),
+        repo=workflow.basedir,
     shell:
         "dynbus environment --out {output.json:q} --repo {params.repo:q} --config {params.cfg:q}"
         " > {log:q} 2>&1"

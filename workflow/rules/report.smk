@@ -15,14 +15,14 @@ rule run_info:
             category="Run information",
             labels={"item": "resolved configuration"},
         ),
-    params:
-        cfg=stage_config(*(name for name in config if name not in PRIVATE_CONFIG_KEYS)),
     log:
         "logs/run_info.log",
     benchmark:
         "benchmarks/out/run_info.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        cfg=stage_config(*(name for name in config if name not in PRIVATE_CONFIG_KEYS)),
     shell:
         "dynbus runinfo --config {params.cfg:q} --config-out {output.config:q} > {log:q} 2>&1"
 
@@ -38,13 +38,15 @@ rule timings:
             labels={"item": "benchmark timings"},
         ),
         csv="results/reports/timings.csv",
-    params:
-        jobs=lambda w: " ".join(shlex.quote(f"{name}={path}") for name, path in job_benchmarks(w)),
     log:
         "logs/timings.log",
     benchmark:
         "benchmarks/out/timings.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        jobs=lambda w: " ".join(
+            shlex.quote(f"{name}={path}") for name, path in job_benchmarks(w)
+        ),
     shell:
         "dynbus timings {params.jobs} --csv {output.csv:q} --html {output.html:q} > {log:q} 2>&1"

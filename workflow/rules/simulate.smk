@@ -7,14 +7,14 @@ if SIMULATE:
         output:
             raw=directory(DEMO_RAW),
             key=DEMO_KEY,
-        params:
-            cfg=stage_config("simulate"),
         log:
             "logs/simulate.log",
         benchmark:
             "benchmarks/out/simulate.tsv"
         conda:
             "../../envs/dicom.yaml"
+        params:
+            cfg=stage_config("simulate"),
         shell:
             "dynbus simulate --out {output.raw:q} --linkage-key {output.key:q}"
             " --config {params.cfg:q} > {log:q} 2>&1"

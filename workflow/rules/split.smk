@@ -13,14 +13,14 @@ rule split:
             caption="../report/split_summary.rst",
             category="Data",
         ),
-    params:
-        cfg=stage_config("split"),
     log:
         "logs/split.log",
     benchmark:
         "benchmarks/out/split.tsv"
     conda:
         "../../envs/dicom.yaml"
+    params:
+        cfg=stage_config("split"),
     shell:
         "dynbus split --manifest {input.manifest:q} --annotations {input.annotations:q}"
         " --out {output.splits:q} --summary {output.summary:q} --config {params.cfg:q}"

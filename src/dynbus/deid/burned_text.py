@@ -161,12 +161,17 @@ def _read_words(image: np.ndarray, areas: list[Box], word: tuple[float, int]) ->
 def _text_words(words: list[Word], sure: tuple[float, int]) -> list[Box]:
     """Boxes of the words that pass ``sure`` (confidence, characters), and of the weaker words
     on the same line as one of them (a name's other parts)."""
+
     def passes(word: Word, limits: tuple[float, int]) -> bool:
         return word.confidence >= limits[0] and word.characters >= limits[1]
 
     anchors = [word.box for word in words if passes(word, sure)]
-    return [word.box for word in words if passes(word, sure) or (
-        passes(word, WORD_ON_TEXT_LINE) and any(_same_line(word.box, box) for box in anchors))]
+    return [
+        word.box
+        for word in words
+        if passes(word, sure)
+        or (passes(word, WORD_ON_TEXT_LINE) and any(_same_line(word.box, box) for box in anchors))
+    ]
 
 
 def _join_lines(boxes: list[Box]) -> list[Box]:

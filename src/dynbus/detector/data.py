@@ -192,6 +192,8 @@ class EpochSampler(Sampler):
         windows = self.positives + [self.negatives[i] for i in picked.tolist()]
         order = torch.randperm(len(windows), generator=generator).tolist()
         draws = torch.randint(0, 2**62, (len(order), 2), generator=generator).tolist()
-        items = [(windows[w][frame % len(windows[w])], seed)
-                 for w, (frame, seed) in zip(order, draws, strict=True)]
+        items = [
+            (windows[w][frame % len(windows[w])], seed)
+            for w, (frame, seed) in zip(order, draws, strict=True)
+        ]
         return iter(items)

@@ -130,8 +130,10 @@ def _initial_state(
         state = resume.find(out, run, required=args.resume)
     if state is None:
         if resume.state_path(out).is_file():
-            print(f"starting afresh: {resume.state_path(out)} is replaced after epoch 1",
-                  file=sys.stderr)
+            print(
+                f"starting afresh: {resume.state_path(out)} is replaced after epoch 1",
+                file=sys.stderr,
+            )
         return {"epoch": 0, "history": [], "best": {"val_ap50": -1.0}}
     for name, part in parts.items():
         part.load_state_dict(state[name])
@@ -181,12 +183,16 @@ def main(args: argparse.Namespace) -> None:
 
     start = state["epoch"]
     if start < epochs:
-        print(f"{'resuming' if start else 'starting'} at epoch {start + 1} of {epochs}",
-              file=sys.stderr)
+        print(
+            f"{'resuming' if start else 'starting'} at epoch {start + 1} of {epochs}",
+            file=sys.stderr,
+        )
     if state["history"] and not limit.fits(_longest_epoch(state)):
-        print(f"warning: an epoch took {_longest_epoch(state) / 60:.1f} min, too long for "
-              f"--time-limit {args.time_limit:g} min: this process runs one epoch at most",
-              file=sys.stderr)
+        print(
+            f"warning: an epoch took {_longest_epoch(state) / 60:.1f} min, too long for "
+            f"--time-limit {args.time_limit:g} min: this process runs one epoch at most",
+            file=sys.stderr,
+        )
     for epoch in range(start, epochs):
         if epoch > start and not limit.fits(_longest_epoch(state)):
             raise ResumableStop(

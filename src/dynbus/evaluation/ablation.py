@@ -55,8 +55,9 @@ class Variant:
 
 def variants(reference: FusionSettings) -> list[Variant]:
     """The reference first, then every other variant."""
-    grouping = [replace(reference, order=o, score=s, link=k)
-                for o in ORDERS for s in SCORES for k in LINKS]
+    grouping = [
+        replace(reference, order=o, score=s, link=k) for o in ORDERS for s in SCORES for k in LINKS
+    ]
     grouping.sort(key=lambda f: f != reference)
     named = [Variant(f"{f.order}/{f.score}/{f.link}", f) for f in grouping]
     return [*named, Variant("seqnms"), Variant("tracking")]
@@ -113,8 +114,12 @@ def rescored(video: Video, groups: Groups | None) -> Video:
 
 
 def sensitivity_rows(
-    videos: list[Video], variant: Variant, groups: list[Groups | None], reference_hits: dict,
-    weights: np.ndarray, config: dict[str, Any],
+    videos: list[Video],
+    variant: Variant,
+    groups: list[Groups | None],
+    reference_hits: dict,
+    weights: np.ndarray,
+    config: dict[str, Any],
 ) -> tuple[list[dict], dict]:
     """Operating points of one variant at every hit IoU x FP rate, with CIs and McNemar P."""
     ev = config["evaluate"]
@@ -125,34 +130,60 @@ def sensitivity_rows(
         grid = threshold_grid(grid_scores(seqs, "multi", variant.settings), ev["max_thresholds"])
         overlaps = None
     else:  # fixed groups: fused once, counted at every threshold (as sweep.curve does)
-        grid = threshold_grid(np.concatenate([g.scores for g in groups] or [np.zeros(0)]),
-                              ev["max_thresholds"])
+        grid = threshold_grid(
+            np.concatenate([g.scores for g in groups] or [np.zeros(0)]), ev["max_thresholds"]
+        )
         overlaps = [g.overlap(s.overlap) for s, g in zip(seqs, groups, strict=True)]
     rows, hits, boots = [], {}, {}
     for iou in ev["hit_iou"]:
         c = _curve(seqs, variant, groups, overlaps, grid, iou)
-        boot = stats.froc_envelope(weights @ c.tp, weights @ c.fp, weights @ lesions,
-                                   weights.sum(axis=1), rates)
+        boot = stats.froc_envelope(
+            weights @ c.tp, weights @ c.fp, weights @ lesions, weights.sum(axis=1), rates
+        )
         for k, rate in enumerate(rates):
             point = operating_point(c, int(lesions.sum()), rate)
-            hit = np.concatenate([_hits(s, variant, g, o, point.threshold, iou) for s, g, o in
-                                  zip(seqs, groups, overlaps or groups, strict=True)] or [[]])
+            hit = np.concatenate(
+                [
+                    _hits(s, variant, g, o, point.threshold, iou)
+                    for s, g, o in zip(seqs, groups, overlaps or groups, strict=True)
+                ]
+                or [[]]
+            )
             hits[iou, rate], boots[iou, rate] = hit, boot[:, k]
             ref_hit, ref_boot = reference_hits.get((iou, rate), (hit, boot[:, k]))
             p, only_ref, only_variant = stats.mcnemar_exact(ref_hit, hit)
             low, high = stats.percentile_interval(boot[:, k])
             d_low, d_high = stats.percentile_interval(boot[:, k] - ref_boot)
-            rows.append({"fusion": variant.name, "iou": iou, "fp_rate": rate,
-                         "threshold": point.threshold, "tp": point.tp, "fn": point.fn,
-                         "fp": point.fp, "sensitivity": point.sensitivity, "boot_low": low,
-                         "boot_high": high, "reference_only": only_ref,
-                         "variant_only": only_variant, "mcnemar_p": p,
-                         "difference_boot_low": d_low, "difference_boot_high": d_high})
+            rows.append(
+                {
+                    "fusion": variant.name,
+                    "iou": iou,
+                    "fp_rate": rate,
+                    "threshold": point.threshold,
+                    "tp": point.tp,
+                    "fn": point.fn,
+                    "fp": point.fp,
+                    "sensitivity": point.sensitivity,
+                    "boot_low": low,
+                    "boot_high": high,
+                    "reference_only": only_ref,
+                    "variant_only": only_variant,
+                    "mcnemar_p": p,
+                    "difference_boot_low": d_low,
+                    "difference_boot_high": d_high,
+                }
+            )
     return rows, {key: (hits[key], boots[key]) for key in hits}
 
 
-def _curve(seqs: list, variant: Variant, groups: list[Groups | None],
-           overlaps: list[np.ndarray] | None, grid: np.ndarray, iou: float) -> Curve:
+def _curve(
+    seqs: list,
+    variant: Variant,
+    groups: list[Groups | None],
+    overlaps: list[np.ndarray] | None,
+    grid: np.ndarray,
+    iou: float,
+) -> Curve:
     if overlaps is None:
         return curve(seqs, "multi", variant.settings, grid, iou)
     counts = [tally(g.scores, o, grid, iou) for g, o in zip(groups, overlaps, strict=True)]
@@ -161,8 +192,14 @@ def _curve(seqs: list, variant: Variant, groups: list[Groups | None],
     return Curve(grid, tp, fp)
 
 
-def _hits(seq: Any, variant: Variant, groups: Groups | None, overlap: np.ndarray | None,
-          threshold: float, iou: float) -> np.ndarray:
+def _hits(
+    seq: Any,
+    variant: Variant,
+    groups: Groups | None,
+    overlap: np.ndarray | None,
+    threshold: float,
+    iou: float,
+) -> np.ndarray:
     if groups is None:
         return hits_at(seq, "multi", variant.settings, threshold, iou)[0]
     keep = groups.scores >= threshold
@@ -177,8 +214,9 @@ def ablation(videos: list[Video], config: dict[str, Any]) -> dict[str, Any]:
     ev = config["evaluate"]
     reference = FusionSettings.from_config(config["fusion"])
     _, cluster = np.unique([v.data.patient_id for v in videos], return_inverse=True)
-    weights = stats.cluster_weights(int(cluster.max(initial=-1)) + 1, ev["bootstrap"],
-                                    ev["seed"])[:, cluster]
+    weights = stats.cluster_weights(int(cluster.max(initial=-1)) + 1, ev["bootstrap"], ev["seed"])[
+        :, cluster
+    ]
     every = variants(reference)
     start = time.perf_counter()
     fused = [fuse(every, v, reference.score) for v in videos]
@@ -191,20 +229,31 @@ def ablation(videos: list[Video], config: dict[str, Any]) -> dict[str, Any]:
         reference_hits = reference_hits or hits
         rows += found
         if all(g is None for g in groups):
-            raw_metrics = raw_metrics if raw_metrics is not None else video_metrics(
-                videos, ev["bootstrap"], ev["seed"], ev["max_thresholds"])
+            raw_metrics = (
+                raw_metrics
+                if raw_metrics is not None
+                else video_metrics(videos, ev["bootstrap"], ev["seed"], ev["max_thresholds"])
+            )
             metrics = raw_metrics
         else:
-            metrics = video_metrics([rescored(v, g) for v, g in zip(videos, groups, strict=True)],
-                                    ev["bootstrap"], ev["seed"], ev["max_thresholds"])
+            metrics = video_metrics(
+                [rescored(v, g) for v, g in zip(videos, groups, strict=True)],
+                ev["bootstrap"],
+                ev["seed"],
+                ev["max_thresholds"],
+            )
         video_rows.append(metrics.assign(fusion=variant.name))
-    return {"sensitivity": pd.DataFrame(rows),
-            "video": pd.concat(video_rows, ignore_index=True), "fusion_seconds": fusing}
+    return {
+        "sensitivity": pd.DataFrame(rows),
+        "video": pd.concat(video_rows, ignore_index=True),
+        "fusion_seconds": fusing,
+    }
 
 
 def ablation_table(sens: pd.DataFrame, video: pd.DataFrame) -> pd.DataFrame:
     """One row per variant: sensitivity (CI, threshold, McNemar P vs the reference) at each
     IoU x FP rate, then AP50, R@16 and FP/min at recall 0.8 with CIs."""
+
     def pct(v: float) -> str:
         return "n/a" if np.isnan(v) else f"{100 * v:.1f}"
 
@@ -213,9 +262,14 @@ def ablation_table(sens: pd.DataFrame, video: pd.DataFrame) -> pd.DataFrame:
         part = part.set_index("fusion").loc[table["Fusion"]]
         table[f"IoU {iou:g}, {rate:g} FP/seq: sens. % (95% CI) @thr; P"] = [
             f"{pct(r.sensitivity)} ({pct(r.boot_low)}-{pct(r.boot_high)}) @{r.threshold:.3g}; "
-            f"P={r.mcnemar_p:.3f}" for r in part.itertuples()]
-    for metric, recall, label in (("ap50", None, "AP50"), ("r16", None, "R@16"),
-                                  ("fp_per_minute", 0.8, "FP/min@R0.8")):
+            f"P={r.mcnemar_p:.3f}"
+            for r in part.itertuples()
+        ]
+    for metric, recall, label in (
+        ("ap50", None, "AP50"),
+        ("r16", None, "R@16"),
+        ("fp_per_minute", 0.8, "FP/min@R0.8"),
+    ):
         part = video[video["metric"] == metric]
         if recall is not None:
             part = part[np.isclose(part["recall"], recall)]
@@ -223,7 +277,8 @@ def ablation_table(sens: pd.DataFrame, video: pd.DataFrame) -> pd.DataFrame:
         table[f"{label} (95% CI) @thr" if recall else f"{label} (95% CI)"] = [
             ("n/a" if np.isnan(r.estimate) else f"{r.estimate:.3f} ({r.low:.3f}-{r.high:.3f})")
             + (f" @{r.threshold:.3g}" if recall and not np.isnan(r.threshold) else "")
-            for r in part.itertuples()]
+            for r in part.itertuples()
+        ]
     return table
 
 
@@ -234,8 +289,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--annotations", required=True, help="results/annotations.csv")
     parser.add_argument("--manifest", required=True, help="results/splits.csv")
     parser.add_argument("--split", default=None, help="evaluate only this split of the manifest")
-    parser.add_argument("--frames", default=None,
-                        help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)")
+    parser.add_argument(
+        "--frames",
+        default=None,
+        help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)",
+    )
     parser.add_argument("--out", required=True, help="sensitivity CSV to write")
     parser.add_argument("--video-out", required=True, help="video-metrics CSV to write")
     parser.add_argument("--table", required=True, help="table to write (.csv and .md)")
@@ -246,16 +304,27 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     """Run every fusion variant on one split; write the CSVs and the table."""
     config = study_config.load(args.config)
-    videos, _ = load_videos(args.detections, args.annotations, args.manifest, args.split,
-                            args.frames, config["single_frame"]["pick"],
-                            config["single_frame"]["seed"])
+    videos, _ = load_videos(
+        args.detections,
+        args.annotations,
+        args.manifest,
+        args.split,
+        args.frames,
+        config["single_frame"]["pick"],
+        config["single_frame"]["seed"],
+    )
     result = ablation(videos, config)
     write_csv(args.out, result["sensitivity"])
     write_csv(args.video_out, result["video"])
     reference = result["sensitivity"]["fusion"].iloc[0]
-    write_table(ablation_table(result["sensitivity"], result["video"]), args.table,
-                f"Fusion ablation on {len(videos)} sequences: every variant against the "
-                f"reference {reference} (exact McNemar P, patient-cluster bootstrap 95 % CIs, "
-                f"{config['evaluate']['bootstrap']} resamples).")
-    print(f"fusion of {len(variants(FusionSettings.from_config(config['fusion'])))} variants: "
-          f"{result['fusion_seconds']:.2f} s")
+    write_table(
+        ablation_table(result["sensitivity"], result["video"]),
+        args.table,
+        f"Fusion ablation on {len(videos)} sequences: every variant against the "
+        f"reference {reference} (exact McNemar P, patient-cluster bootstrap 95 % CIs, "
+        f"{config['evaluate']['bootstrap']} resamples).",
+    )
+    print(
+        f"fusion of {len(variants(FusionSettings.from_config(config['fusion'])))} variants: "
+        f"{result['fusion_seconds']:.2f} s"
+    )

@@ -33,8 +33,17 @@ from dynbus.evaluation.sweep import (
     threshold_grid,
 )
 
-COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp", "sensitivity", "n_sequences",
-                  "threshold"]
+COUNTS_COLUMNS = [
+    "iou",
+    "fp_rate",
+    "method",
+    "tp",
+    "fn",
+    "fp",
+    "sensitivity",
+    "n_sequences",
+    "threshold",
+]
 BAND_POINTS = 101
 
 
@@ -63,23 +72,41 @@ def evaluate(seqs: list[SequenceData], config: dict[str, Any]) -> dict[str, pd.D
     counts, froc, bands, hit_rows, stat_rows = [], [], [], [], []
     for iou in ev["hit_iou"]:
         curves = {m: curve(seqs, m, fusion, grids[m], iou) for m in METHODS}
-        boot = {m: _resampled(curves[m], weights, lesions, np.append(rates, band_rates))
-                for m in METHODS}
+        boot = {
+            m: _resampled(curves[m], weights, lesions, np.append(rates, band_rates))
+            for m in METHODS
+        }
         points = {}
         for m in METHODS:
             froc.append(_froc_rows(curves[m], m, iou, lesions.sum()))
-            bands.append(_band_rows(curves[m], boot[m][:, len(rates):], m, iou, lesions,
-                                    band_rates))
+            bands.append(
+                _band_rows(curves[m], boot[m][:, len(rates) :], m, iou, lesions, band_rates)
+            )
             points[m] = [operating_point(curves[m], int(lesions.sum()), r) for r in rates]
-            counts += [[iou, r, m, p.tp, p.fn, p.fp, p.sensitivity, len(seqs), p.threshold]
-                       for r, p in zip(rates, points[m], strict=True)]
+            counts += [
+                [iou, r, m, p.tp, p.fn, p.fp, p.sensitivity, len(seqs), p.threshold]
+                for r, p in zip(rates, points[m], strict=True)
+            ]
         for k, rate in enumerate(rates):
-            hit = {m: [hits_at(s, m, fusion, points[m][k].threshold, iou)[0] for s in seqs]
-                   for m in METHODS}
+            hit = {
+                m: [hits_at(s, m, fusion, points[m][k].threshold, iou)[0] for s in seqs]
+                for m in METHODS
+            }
             hit_rows.append(_hit_rows(seqs, hit, iou, rate))
             flat = {m: np.concatenate(hit[m]) if hit[m] else np.zeros(0, bool) for m in METHODS}
-            stat_rows.append(_stat_row(iou, rate, points["single"][k], points["multi"][k], flat,
-                                       boot["single"][:, k], boot["multi"][:, k], fusion, ev))
+            stat_rows.append(
+                _stat_row(
+                    iou,
+                    rate,
+                    points["single"][k],
+                    points["multi"][k],
+                    flat,
+                    boot["single"][:, k],
+                    boot["multi"][:, k],
+                    fusion,
+                    ev,
+                )
+            )
     stat_table = pd.DataFrame(stat_rows)
     stat_table.insert(2, "n_sequences", len(seqs))
     stat_table.insert(3, "n_patients", len(patients))
@@ -89,77 +116,139 @@ def evaluate(seqs: list[SequenceData], config: dict[str, Any]) -> dict[str, pd.D
         "froc_bands": pd.concat(bands, ignore_index=True),
         "lesion_hits": pd.concat(hit_rows, ignore_index=True),
         "stats": stat_table,
-        "single_frames": pd.DataFrame({"sequence_id": [s.sequence_id for s in seqs],
-                                       "frame": [s.drawn_frame for s in seqs]}),
+        "single_frames": pd.DataFrame(
+            {"sequence_id": [s.sequence_id for s in seqs], "frame": [s.drawn_frame for s in seqs]}
+        ),
     }
 
 
 def _resampled(c: Curve, weights: np.ndarray, lesions: np.ndarray, rates: np.ndarray) -> np.ndarray:
     """Bootstrap sensitivities ``(B, len(rates))``; the threshold is re-chosen per resample."""
-    return stats.froc_envelope(weights @ c.tp, weights @ c.fp, weights @ lesions,
-                               weights.sum(axis=1), rates)
+    return stats.froc_envelope(
+        weights @ c.tp, weights @ c.fp, weights @ lesions, weights.sum(axis=1), rates
+    )
 
 
 def _froc_rows(c: Curve, method: str, iou: float, n_lesions: float) -> pd.DataFrame:
     tp, fp, n = c.tp.sum(axis=0), c.fp.sum(axis=0), c.tp.shape[0]
-    return pd.DataFrame({
-        "method": method, "iou": iou, "threshold": c.thresholds, "tp": tp,
-        "fn": int(n_lesions) - tp, "fp": fp, "fp_per_sequence": fp / n,
-        "sensitivity": tp / n_lesions if n_lesions else np.nan,
-    })
+    return pd.DataFrame(
+        {
+            "method": method,
+            "iou": iou,
+            "threshold": c.thresholds,
+            "tp": tp,
+            "fn": int(n_lesions) - tp,
+            "fp": fp,
+            "fp_per_sequence": fp / n,
+            "sensitivity": tp / n_lesions if n_lesions else np.nan,
+        }
+    )
 
 
-def _band_rows(c: Curve, boot: np.ndarray, method: str, iou: float, lesions: np.ndarray,
-               band_rates: np.ndarray) -> pd.DataFrame:
+def _band_rows(
+    c: Curve, boot: np.ndarray, method: str, iou: float, lesions: np.ndarray, band_rates: np.ndarray
+) -> pd.DataFrame:
     ones = np.ones((1, c.tp.shape[0]))
-    estimate = stats.froc_envelope(ones @ c.tp, ones @ c.fp, ones @ lesions,
-                                   np.array([c.tp.shape[0]]), band_rates)[0]
+    estimate = stats.froc_envelope(
+        ones @ c.tp, ones @ c.fp, ones @ lesions, np.array([c.tp.shape[0]]), band_rates
+    )[0]
     intervals = [stats.percentile_interval(boot[:, k]) for k in range(len(band_rates))]
     low, high = zip(*intervals, strict=True) if intervals else ((), ())
-    return pd.DataFrame({"method": method, "iou": iou, "fp_per_sequence": band_rates,
-                         "sensitivity": estimate, "low": low, "high": high})
+    return pd.DataFrame(
+        {
+            "method": method,
+            "iou": iou,
+            "fp_per_sequence": band_rates,
+            "sensitivity": estimate,
+            "low": low,
+            "high": high,
+        }
+    )
 
 
-def _hit_rows(seqs: list[SequenceData], hit: dict[str, list[np.ndarray]], iou: float,
-              rate: float) -> pd.DataFrame:
-    rows = [[iou, rate, s.sequence_id, s.patient_id, lesion, int(hit["single"][i][k]),
-             int(hit["multi"][i][k])]
-            for i, s in enumerate(seqs) for k, lesion in enumerate(s.lesion_ids)]
-    return pd.DataFrame(rows, columns=["iou", "fp_rate", "sequence_id", "patient_id",
-                                       "lesion_id", "single", "multi"])
+def _hit_rows(
+    seqs: list[SequenceData], hit: dict[str, list[np.ndarray]], iou: float, rate: float
+) -> pd.DataFrame:
+    rows = [
+        [
+            iou,
+            rate,
+            s.sequence_id,
+            s.patient_id,
+            lesion,
+            int(hit["single"][i][k]),
+            int(hit["multi"][i][k]),
+        ]
+        for i, s in enumerate(seqs)
+        for k, lesion in enumerate(s.lesion_ids)
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=["iou", "fp_rate", "sequence_id", "patient_id", "lesion_id", "single", "multi"],
+    )
 
 
-def _stat_row(iou: float, rate: float, single: Any, multi: Any, hit: dict[str, np.ndarray],
-              boot_single: np.ndarray, boot_multi: np.ndarray, fusion: FusionSettings,
-              ev: dict[str, Any]) -> dict[str, Any]:
+def _stat_row(
+    iou: float,
+    rate: float,
+    single: Any,
+    multi: Any,
+    hit: dict[str, np.ndarray],
+    boot_single: np.ndarray,
+    boot_multi: np.ndarray,
+    fusion: FusionSettings,
+    ev: dict[str, Any],
+) -> dict[str, Any]:
     chi2, p = stats.pearson_chi2(single.fn, single.tp, multi.fn, multi.tp)
     mcnemar_p, only_single, only_multi = stats.mcnemar_exact(hit["single"], hit["multi"])
     row: dict[str, Any] = {"iou": iou, "fp_rate": rate}
     for name, point, boot in (("single", single, boot_single), ("multi", multi, boot_multi)):
         row[f"{name}_sensitivity"] = point.sensitivity
         row[f"{name}_wilson_low"], row[f"{name}_wilson_high"] = stats.wilson(
-            point.tp, point.tp + point.fn)
+            point.tp, point.tp + point.fn
+        )
         row[f"{name}_boot_low"], row[f"{name}_boot_high"] = stats.percentile_interval(boot)
     row["difference"] = multi.sensitivity - single.sensitivity
     row["difference_boot_low"], row["difference_boot_high"] = stats.percentile_interval(
-        boot_multi - boot_single)
-    row.update({"chi2": chi2, "p": p, "mcnemar_p": mcnemar_p, "single_only": only_single,
-                "multi_only": only_multi, "n_bootstrap": ev["bootstrap"],
-                "fusion_order": fusion.order, "fusion_score": fusion.score,
-                "fusion_link": fusion.link})
+        boot_multi - boot_single
+    )
+    row.update(
+        {
+            "chi2": chi2,
+            "p": p,
+            "mcnemar_p": mcnemar_p,
+            "single_only": only_single,
+            "multi_only": only_multi,
+            "n_bootstrap": ev["bootstrap"],
+            "fusion_order": fusion.order,
+            "fusion_score": fusion.score,
+            "fusion_link": fusion.link,
+        }
+    )
     return row
 
 
 def main(args: argparse.Namespace) -> None:
     """Run the evaluation and write every table into ``args.out``."""
     config = study_config.load(args.config)
-    seqs = load_sequences(args.detections, args.annotations, args.manifest, args.split,
-                          config["single_frame"]["pick"], config["single_frame"]["seed"])
+    seqs = load_sequences(
+        args.detections,
+        args.annotations,
+        args.manifest,
+        args.split,
+        config["single_frame"]["pick"],
+        config["single_frame"]["seed"],
+    )
     tables = evaluate(seqs, config)
     settings = {key: config[key] for key in ("single_frame", "fusion", "evaluate")}
-    settings.update({"split": args.split, "n_sequences": len(seqs),
-                     "n_lesions": sum(len(s.lesion_ids) for s in seqs),
-                     "n_patients": len({s.patient_id for s in seqs})})
+    settings.update(
+        {
+            "split": args.split,
+            "n_sequences": len(seqs),
+            "n_lesions": sum(len(s.lesion_ids) for s in seqs),
+            "n_patients": len({s.patient_id for s in seqs}),
+        }
+    )
     with atomic_dir(args.out) as out:
         for stem, table in tables.items():
             write_csv(out / f"{stem}.csv", table)

@@ -26,8 +26,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     """Command-line options of ``dynbus figures``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
-    parser.add_argument("--single-frames", required=True,
-                        help="single_frames.csv of dynbus evaluate (the drawn frames)")
+    parser.add_argument(
+        "--single-frames",
+        required=True,
+        help="single_frames.csv of dynbus evaluate (the drawn frames)",
+    )
     parser.add_argument("--detections", required=True, help="detections CSV of the split")
     parser.add_argument("--annotations", required=True, help="results/annotations.csv")
     parser.add_argument("--frames", required=True, help="results/frames")
@@ -76,12 +79,15 @@ def main(args: argparse.Namespace) -> None:
         if not Path(path).is_file():
             raise InputFileError(path, "file not found (run dynbus evaluate first)")
     counts = pd.read_csv(args.counts)
-    point = counts[((counts["iou"] - args.iou).abs() < 1e-9)
-                   & ((counts["fp_rate"] - args.fp_rate).abs() < 1e-9)
-                   & (counts["method"] == "single")]
+    point = counts[
+        ((counts["iou"] - args.iou).abs() < 1e-9)
+        & ((counts["fp_rate"] - args.fp_rate).abs() < 1e-9)
+        & (counts["method"] == "single")
+    ]
     if point.empty:
-        raise InputFileError(args.counts, f"no single row at IoU {args.iou:g}, "
-                             f"FP rate {args.fp_rate:g}")
+        raise InputFileError(
+            args.counts, f"no single row at IoU {args.iou:g}, FP rate {args.fp_rate:g}"
+        )
     threshold = float(point["threshold"].iloc[0])
     drawn = pd.read_csv(args.single_frames, dtype={"sequence_id": str})
     dets = read_table(args.detections, DETECTION_COLUMNS, ["frame", *BOX, "score"])
@@ -106,14 +112,31 @@ def main(args: argparse.Namespace) -> None:
         ax = fig.add_subplot(1, len(chosen), k + 1)
         ax.imshow(matplotlib.image.imread(path), cmap="gray")
         for kind, (x1, y1, x2, y2) in items:
-            ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, linewidth=1.5,
-                                   edgecolor=STYLE[kind], linestyle="--" if kind == "FN" else "-"))
+            ax.add_patch(
+                Rectangle(
+                    (x1, y1),
+                    x2 - x1,
+                    y2 - y1,
+                    fill=False,
+                    linewidth=1.5,
+                    edgecolor=STYLE[kind],
+                    linestyle="--" if kind == "FN" else "-",
+                )
+            )
         ax.set_title(f"{seq} frame {frame}", fontsize=8)
         ax.axis("off")
-    fig.legend(handles=[Patch(facecolor="none", edgecolor=c, label=k) for k, c in STYLE.items()],
-               loc="lower center", ncol=len(STYLE), fontsize=8, frameon=False)
-    fig.suptitle(f"Single-frame detections at {args.fp_rate:g} FP/sequence "
-                 f"(threshold {threshold:.3f}, hit IoU ≥ {args.iou:g})", fontsize=9)
+    fig.legend(
+        handles=[Patch(facecolor="none", edgecolor=c, label=k) for k, c in STYLE.items()],
+        loc="lower center",
+        ncol=len(STYLE),
+        fontsize=8,
+        frameon=False,
+    )
+    fig.suptitle(
+        f"Single-frame detections at {args.fp_rate:g} FP/sequence "
+        f"(threshold {threshold:.3f}, hit IoU ≥ {args.iou:g})",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     with atomic_path(args.out) as tmp:
         fig.savefig(tmp, format="png")

@@ -37,7 +37,10 @@ def history_links(
 
 
 def fp_chain_counts(
-    boxes: np.ndarray, frames: np.ndarray, scores: np.ndarray, covered: np.ndarray,
+    boxes: np.ndarray,
+    frames: np.ndarray,
+    scores: np.ndarray,
+    covered: np.ndarray,
     thresholds: np.ndarray,
 ) -> np.ndarray:
     """Number of false-positive chains among the boxes scoring > t, for each t of ``thresholds``.
@@ -65,8 +68,9 @@ def fp_chain_counts(
     active = entry[None, :] <= steps[:, None]
     flat = (np.arange(len(steps))[:, None] * n + root)[active]
     size = np.bincount(flat, minlength=len(steps) * n)
-    tp = np.bincount(flat, weights=np.broadcast_to(covered, active.shape)[active],
-                     minlength=len(steps) * n)
+    tp = np.bincount(
+        flat, weights=np.broadcast_to(covered, active.shape)[active], minlength=len(steps) * n
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         false_chain = (size > 0) & ~(tp / size > TP_RATIO)
     per_step = false_chain.reshape(len(steps), n).sum(axis=1)
@@ -77,7 +81,10 @@ def fp_chain_counts(
 
 
 def _link_matrix(
-    boxes: np.ndarray, frames: np.ndarray, scores: np.ndarray, entry: np.ndarray,
+    boxes: np.ndarray,
+    frames: np.ndarray,
+    scores: np.ndarray,
+    entry: np.ndarray,
     steps: np.ndarray,
 ) -> np.ndarray:
     """``(len(steps), n)``: each box's link at each step (-1: none), for every box."""

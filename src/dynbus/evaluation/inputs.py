@@ -33,8 +33,12 @@ def read_table(path: str | Path, columns: list[str], numeric: list[str]) -> pd.D
 
 
 def load_sequences(
-    detections: str | Path, annotations: str | Path, manifest: str | Path,
-    split: str | None, pick: str, seed: int,
+    detections: str | Path,
+    annotations: str | Path,
+    manifest: str | Path,
+    split: str | None,
+    pick: str,
+    seed: int,
 ) -> list[SequenceData]:
     """The evaluated sequences (the manifest's, filtered on ``split``), sorted by id.
 
@@ -61,8 +65,10 @@ def load_sequences(
     _check_lesion_counts(seqs, ann, manifest, annotations)
     if ann.empty:
         raise InputFileError(
-            annotations, f"no annotated lesion in split {split!r} of {manifest}: sensitivity "
-            "is undefined (check the split fractions and the annotations)")
+            annotations,
+            f"no annotated lesion in split {split!r} of {manifest}: sensitivity "
+            "is undefined (check the split fractions and the annotations)",
+        )
     return _build(seqs, ann, det, pick, seed)
 
 
@@ -76,19 +82,26 @@ def _check_lesion_counts(
     if len(wrong):
         seq = wrong.index[0]
         raise InputFileError(
-            manifest, f"{seq}: n_lesions is {int(expected[seq])} but {annotations} "
-            f"has {int(wrong.iloc[0])}")
+            manifest,
+            f"{seq}: n_lesions is {int(expected[seq])} but {annotations} has {int(wrong.iloc[0])}",
+        )
 
 
 def _build(
     seqs: pd.DataFrame, ann: pd.DataFrame, det: pd.DataFrame, pick: str, seed: int
 ) -> list[SequenceData]:
-    det = det.assign(neg=-det["score"]).sort_values(
-        ["sequence_id", "neg", "frame", *BOX], kind="stable").drop(columns="neg")
+    det = (
+        det.assign(neg=-det["score"])
+        .sort_values(["sequence_id", "neg", "frame", *BOX], kind="stable")
+        .drop(columns="neg")
+    )
     det = det.reset_index(drop=True)
     ann = ann.sort_values(["sequence_id", "lesion_id", "frame"], kind="stable")
-    ann = ann.assign(lesion=ann.groupby("sequence_id")["lesion_id"].transform(
-        lambda ids: pd.factorize(ids, sort=True)[0]).astype(np.int64))
+    ann = ann.assign(
+        lesion=ann.groupby("sequence_id")["lesion_id"]
+        .transform(lambda ids: pd.factorize(ids, sort=True)[0])
+        .astype(np.int64)
+    )
     pairs = det.reset_index().merge(ann, on=["sequence_id", "frame"], suffixes=("", "_gt"))
     ious = paired_iou(pairs[BOX].to_numpy(float), pairs[[f"{c}_gt" for c in BOX]].to_numpy(float))
     n_lesions_max = int(ann["lesion"].max()) + 1 if len(ann) else 0
@@ -103,14 +116,16 @@ def _build(
         lesion_ids = [] if lesions is None else sorted(set(lesions["lesion_id"]))
         annotated = set() if lesions is None else set(lesions["frame"].astype(int))
         part = det.iloc[rows]
-        result.append(SequenceData(
-            sequence_id=row.sequence_id,
-            patient_id=row.patient_id,
-            boxes=part[BOX].to_numpy(float),
-            frames=part["frame"].to_numpy(np.int64),
-            scores=part["score"].to_numpy(float),
-            overlap=overlap[rows][:, : len(lesion_ids)],
-            lesion_ids=lesion_ids,
-            drawn_frame=draw_frame(row.sequence_id, int(row.n_frames), annotated, pick, seed),
-        ))
+        result.append(
+            SequenceData(
+                sequence_id=row.sequence_id,
+                patient_id=row.patient_id,
+                boxes=part[BOX].to_numpy(float),
+                frames=part["frame"].to_numpy(np.int64),
+                scores=part["score"].to_numpy(float),
+                overlap=overlap[rows][:, : len(lesion_ids)],
+                lesion_ids=lesion_ids,
+                drawn_frame=draw_frame(row.sequence_id, int(row.n_frames), annotated, pick, seed),
+            )
+        )
     return result

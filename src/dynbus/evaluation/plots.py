@@ -27,8 +27,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bands", required=True, help="froc_bands.csv of dynbus evaluate")
     parser.add_argument("--stats", required=True, help="stats.csv of dynbus evaluate")
     parser.add_argument("--iou", required=True, type=float, help="hit IoU of the figure")
-    parser.add_argument("--out", required=True, nargs="+",
-                        help="figure files (format from the suffix: .png, .pdf, .svg)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        nargs="+",
+        help="figure files (format from the suffix: .png, .pdf, .svg)",
+    )
     return parser
 
 
@@ -50,19 +54,42 @@ def plot_froc(bands: pd.DataFrame, counts: pd.DataFrame, iou: float, title: str)
     for method in ("single", "multi"):
         band = bands[(bands["method"] == method) & ((bands["iou"] - iou).abs() < 1e-9)]
         colour = COLOURS[method]
-        ax.fill_between(band["fp_per_sequence"], band["low"], band["high"], step="post",
-                        color=colour, alpha=0.18, linewidth=0)
-        ax.step(band["fp_per_sequence"], band["sensitivity"], where="post", color=colour,
-                label=LABELS[method])
+        ax.fill_between(
+            band["fp_per_sequence"],
+            band["low"],
+            band["high"],
+            step="post",
+            color=colour,
+            alpha=0.18,
+            linewidth=0,
+        )
+        ax.step(
+            band["fp_per_sequence"],
+            band["sensitivity"],
+            where="post",
+            color=colour,
+            label=LABELS[method],
+        )
         points = counts[(counts["method"] == method) & ((counts["iou"] - iou).abs() < 1e-9)]
         ax.plot(points["fp_rate"], points["sensitivity"], "o", color=colour, markersize=5)
         for rate, sens in zip(points["fp_rate"], points["sensitivity"], strict=True):
-            ax.annotate(f"{100 * sens:.1f}%", (rate, sens), textcoords="offset points",
-                        xytext=(4, -12 if method == "single" else 5), fontsize=7, color=colour)
+            ax.annotate(
+                f"{100 * sens:.1f}%",
+                (rate, sens),
+                textcoords="offset points",
+                xytext=(4, -12 if method == "single" else 5),
+                fontsize=7,
+                color=colour,
+            )
     for rate in sorted(counts["fp_rate"].unique()):
         ax.axvline(rate, color="0.8", linewidth=0.8, zorder=0)
-    ax.set(xlabel="false positives per sequence", ylabel="sensitivity", ylim=(0, 1.08),
-           xlim=(0, float(bands["fp_per_sequence"].max())), title=title)
+    ax.set(
+        xlabel="false positives per sequence",
+        ylabel="sensitivity",
+        ylim=(0, 1.08),
+        xlim=(0, float(bands["fp_per_sequence"].max())),
+        title=title,
+    )
     ax.legend(loc="lower right", fontsize=8, title="shaded: bootstrap 95% band", title_fontsize=7)
     fig.tight_layout()
     return fig
@@ -77,5 +104,8 @@ def main(args: argparse.Namespace) -> None:
     fig = plot_froc(bands, counts, args.iou, f"FROC, hit IoU ≥ {args.iou:g} (fusion: {order})")
     for target in map(Path, args.out):
         with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=target.suffix.lstrip(".") or None,
-                        metadata={"CreationDate": None} if target.suffix == ".pdf" else None)
+            fig.savefig(
+                tmp,
+                format=target.suffix.lstrip(".") or None,
+                metadata={"CreationDate": None} if target.suffix == ".pdf" else None,
+            )

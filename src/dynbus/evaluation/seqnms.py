@@ -53,24 +53,45 @@ def seq_nms(
         labels[members] = len(path_scores)
         values = scores[members]
         path_scores.append(float(values.max() if rescore == "max" else values.mean()))
-        near = [targets[bounds[m]:bounds[m + 1]] for m in members]
+        near = [targets[bounds[m] : bounds[m + 1]] for m in members]
         removed = np.unique(np.concatenate([members, *near]))
         removed = removed[alive[removed]]
         alive[removed] = False
         best[removed], back[removed] = -np.inf, -1
         changed[removed] = True
         first = np.searchsorted(layers, frames[removed].min(), side="right")
-        _relax(src, dst, layers, cuts, ends, first, scores, alive, best, back, changed,
-               int(frames[removed].max()))
+        _relax(
+            src,
+            dst,
+            layers,
+            cuts,
+            ends,
+            first,
+            scores,
+            alive,
+            best,
+            back,
+            changed,
+            int(frames[removed].max()),
+        )
     rest = np.flatnonzero(alive)
     labels[rest] = len(path_scores) + np.arange(len(rest))
     return labels, np.r_[path_scores, scores[rest]]
 
 
 def _relax(
-    src: np.ndarray, dst: np.ndarray, layers: np.ndarray, cuts: np.ndarray, ends: np.ndarray,
-    first: int, scores: np.ndarray, alive: np.ndarray, best: np.ndarray, back: np.ndarray,
-    changed: np.ndarray, last_removed: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    layers: np.ndarray,
+    cuts: np.ndarray,
+    ends: np.ndarray,
+    first: int,
+    scores: np.ndarray,
+    alive: np.ndarray,
+    best: np.ndarray,
+    back: np.ndarray,
+    changed: np.ndarray,
+    last_removed: int,
 ) -> None:
     """Update the dynamic programme in place from layer ``first`` on (``layers``: each layer's
     frame; its links in ``cuts:ends``), after the boxes flagged ``changed`` changed or died:
@@ -79,7 +100,7 @@ def _relax(
     of a removed box) where nothing changed. ``changed`` is cleared on return."""
     touched = [np.flatnonzero(changed)]
     for layer in range(first, len(cuts)):
-        s, d = src[cuts[layer]:ends[layer]], dst[cuts[layer]:ends[layer]]
+        s, d = src[cuts[layer] : ends[layer]], dst[cuts[layer] : ends[layer]]
         hit = changed[s]
         if not hit.any():
             if layers[layer] > last_removed:

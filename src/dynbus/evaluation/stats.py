@@ -85,5 +85,6 @@ def froc_envelope(
     best = np.maximum.accumulate(best, axis=1)
     found = np.take_along_axis(best, limits, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(np.asarray(lesions)[:, None] > 0, found / np.asarray(lesions)[:, None],
-                        np.nan)
+        return np.where(
+            np.asarray(lesions)[:, None] > 0, found / np.asarray(lesions)[:, None], np.nan
+        )

@@ -52,8 +52,9 @@ def detections(
         return seq.scores[keep], seq.overlap[keep]
     if fusion.order == "threshold_then_group":
         keep = seq.scores >= threshold
-        scores, overlap = _groups(seq.boxes[keep], seq.frames[keep], seq.scores[keep],
-                                  seq.overlap[keep], fusion)
+        scores, overlap = _groups(
+            seq.boxes[keep], seq.frames[keep], seq.scores[keep], seq.overlap[keep], fusion
+        )
         return scores, overlap
     scores, overlap = _groups(seq.boxes, seq.frames, seq.scores, seq.overlap, fusion)
     keep = scores >= threshold
@@ -61,7 +62,10 @@ def detections(
 
 
 def _groups(
-    boxes: np.ndarray, frames: np.ndarray, scores: np.ndarray, overlap: np.ndarray,
+    boxes: np.ndarray,
+    frames: np.ndarray,
+    scores: np.ndarray,
+    overlap: np.ndarray,
     fusion: FusionSettings,
 ) -> tuple[np.ndarray, np.ndarray]:
     labels, group_scores = group(boxes, frames, scores, fusion)
@@ -107,7 +111,10 @@ def _entry(grid: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 
 def curve(
-    seqs: list[SequenceData], method: str, fusion: FusionSettings, grid: np.ndarray,
+    seqs: list[SequenceData],
+    method: str,
+    fusion: FusionSettings,
+    grid: np.ndarray,
     hit_iou: float,
 ) -> Curve:
     """TP and FP of every sequence at every threshold of ``grid``."""
@@ -196,8 +203,9 @@ def _replay(
             else:
                 misses += 1
         if dirty:
-            matched = _matched(hit_roots, first, members, cached, best, seq.scores, fusion.score,
-                               hit_iou)
+            matched = _matched(
+                hit_roots, first, members, cached, best, seq.scores, fusion.score, hit_iou
+            )
         tp[step] = matched
         fp[step] = misses
     filled = np.maximum.accumulate(np.where(tp >= 0, np.arange(len(grid)), 0))
@@ -205,8 +213,14 @@ def _replay(
 
 
 def _matched(
-    hit_roots: set[int], first: list[int], members: list[list[int]], cached: dict[int, float],
-    best: np.ndarray, scores: np.ndarray, how: str, hit_iou: float,
+    hit_roots: set[int],
+    first: list[int],
+    members: list[list[int]],
+    cached: dict[int, float],
+    best: np.ndarray,
+    scores: np.ndarray,
+    how: str,
+    hit_iou: float,
 ) -> int:
     """TP count of the current groups: greedy matching of the groups that touch a lesion."""
     if len(hit_roots) <= 1:
@@ -248,5 +262,6 @@ def operating_point(c: Curve, n_lesions: int, rate: float) -> OperatingPoint:
     tp, fp = c.tp.sum(axis=0), c.fp.sum(axis=0)
     k = operating_index(tp, fp, c.tp.shape[0], rate)
     sens = tp[k] / n_lesions if n_lesions else float("nan")
-    return OperatingPoint(k, float(c.thresholds[k]), int(tp[k]), int(n_lesions - tp[k]),
-                          int(fp[k]), float(sens))
+    return OperatingPoint(
+        k, float(c.thresholds[k]), int(tp[k]), int(n_lesions - tp[k]), int(fp[k]), float(sens)
+    )

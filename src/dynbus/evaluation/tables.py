@@ -25,16 +25,19 @@ from dynbus.html_table import to_html
 COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp", "threshold"]
 TABLES = {"table1": 0.2, "table2": 0.5}
 FIELDS = ["FN", "TP", "FP", "Sensitivity (%)"]
-EXTENDED_TITLE = ("Extended statistics: exact McNemar P, Wilson and patient-level bootstrap "
-                  "95 % CIs of each sensitivity and of the difference")
+EXTENDED_TITLE = (
+    "Extended statistics: exact McNemar P, Wilson and patient-level bootstrap "
+    "95 % CIs of each sensitivity and of the difference"
+)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command-line options of ``dynbus tables``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
-    parser.add_argument("--stats", default=None,
-                        help="stats.csv of dynbus evaluate (adds the extended table)")
+    parser.add_argument(
+        "--stats", default=None, help="stats.csv of dynbus evaluate (adds the extended table)"
+    )
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
     return parser
 
@@ -64,8 +67,12 @@ def paper_table(counts: pd.DataFrame, iou: float) -> pd.DataFrame:
             tp, fn, fp = (int(rows.loc[method, c]) for c in ("tp", "fn", "fp"))
             sens = 100 * tp / (tp + fn) if tp + fn else float("nan")
             table.loc[method, label] = [str(fn), str(tp), str(fp), f"{sens:.1f}"]
-        chi2, p = pearson_chi2(int(rows.loc["single", "fn"]), int(rows.loc["single", "tp"]),
-                               int(rows.loc["multi", "fn"]), int(rows.loc["multi", "tp"]))
+        chi2, p = pearson_chi2(
+            int(rows.loc["single", "fn"]),
+            int(rows.loc["single", "tp"]),
+            int(rows.loc["multi", "fn"]),
+            int(rows.loc["multi", "tp"]),
+        )
         table.loc["χ²", (label, FIELDS[0])] = f"{chi2:.3f}"
         table.loc["P", (label, FIELDS[0])] = f"{p:.3f}"
     return table
@@ -80,8 +87,9 @@ def _flat(table: pd.DataFrame) -> pd.DataFrame:
 def to_markdown(table: pd.DataFrame, title: str) -> str:
     """A GitHub-flavoured Markdown table (column headers ``<rate> <field>``) under a bold title."""
     flat = _flat(table)
-    body = flat.to_markdown(index=False, disable_numparse=True,
-                            colalign=["left"] + ["right"] * (flat.shape[1] - 1))
+    body = flat.to_markdown(
+        index=False, disable_numparse=True, colalign=["left"] + ["right"] * (flat.shape[1] - 1)
+    )
     return f"**{title}**\n\n{body}\n"
 
 
@@ -91,11 +99,18 @@ def to_latex(table: pd.DataFrame, caption: str) -> str:
     frame = table.rename(index=escape, columns=escape)
     frame.columns = frame.columns.set_names([None, "Protocol"])
     latex = frame.style.to_latex(
-        environment="table", position="ht", position_float="centering", caption=caption,
-        hrules=True, multicol_align="c", column_format="l" + "r" * frame.shape[1])
+        environment="table",
+        position="ht",
+        position_float="centering",
+        caption=caption,
+        hrules=True,
+        multicol_align="c",
+        column_format="l" + "r" * frame.shape[1],
+    )
     k = len(FIELDS)
-    rule = " ".join(f"\\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}"
-                    for i in range(frame.shape[1] // k))
+    rule = " ".join(
+        f"\\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}" for i in range(frame.shape[1] // k)
+    )
     lines = latex.splitlines(keepends=True)
     lines.insert(lines.index("\\toprule\n") + 2, rule + "\n")  # under the FP-rate header
     return "".join(lines)
@@ -104,28 +119,36 @@ def to_latex(table: pd.DataFrame, caption: str) -> str:
 def extended_table(stats: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     """McNemar P, Wilson and bootstrap CIs and each operating point's score threshold per
     IoU x FP rate, rounded for reading."""
-    thresholds = counts.pivot_table(index=["iou", "fp_rate"], columns="method",
-                                    values="threshold").reindex(
-        pd.MultiIndex.from_frame(stats[["iou", "fp_rate"]]))
+    thresholds = counts.pivot_table(
+        index=["iou", "fp_rate"], columns="method", values="threshold"
+    ).reindex(pd.MultiIndex.from_frame(stats[["iou", "fp_rate"]]))
 
     def ci(prefix: str) -> pd.Series:
-        return stats[f"{prefix}_low"].map("{:.3f}".format) + "-" + stats[f"{prefix}_high"].map(
-            "{:.3f}".format)
+        return (
+            stats[f"{prefix}_low"].map("{:.3f}".format)
+            + "-"
+            + stats[f"{prefix}_high"].map("{:.3f}".format)
+        )
 
-    return pd.DataFrame({
-        "IoU": stats["iou"], "FP/seq": stats["fp_rate"],
-        "single": stats["single_sensitivity"].map("{:.3f}".format),
-        "single Wilson 95% CI": ci("single_wilson"), "single bootstrap 95% CI": ci("single_boot"),
-        "multi": stats["multi_sensitivity"].map("{:.3f}".format),
-        "multi Wilson 95% CI": ci("multi_wilson"), "multi bootstrap 95% CI": ci("multi_boot"),
-        "multi - single": stats["difference"].map("{:.3f}".format),
-        "difference bootstrap 95% CI": ci("difference_boot"),
-        "chi2 P": stats["p"].map("{:.3f}".format), "McNemar exact P": stats["mcnemar_p"].map(
-            "{:.3f}".format),
-        "fusion order": stats["fusion_order"],
-        "single threshold": thresholds["single"].map("{:.4f}".format).to_numpy(),
-        "multi threshold": thresholds["multi"].map("{:.4f}".format).to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "IoU": stats["iou"],
+            "FP/seq": stats["fp_rate"],
+            "single": stats["single_sensitivity"].map("{:.3f}".format),
+            "single Wilson 95% CI": ci("single_wilson"),
+            "single bootstrap 95% CI": ci("single_boot"),
+            "multi": stats["multi_sensitivity"].map("{:.3f}".format),
+            "multi Wilson 95% CI": ci("multi_wilson"),
+            "multi bootstrap 95% CI": ci("multi_boot"),
+            "multi - single": stats["difference"].map("{:.3f}".format),
+            "difference bootstrap 95% CI": ci("difference_boot"),
+            "chi2 P": stats["p"].map("{:.3f}".format),
+            "McNemar exact P": stats["mcnemar_p"].map("{:.3f}".format),
+            "fusion order": stats["fusion_order"],
+            "single threshold": thresholds["single"].map("{:.4f}".format).to_numpy(),
+            "multi threshold": thresholds["multi"].map("{:.4f}".format).to_numpy(),
+        }
+    )
 
 
 def main(args: argparse.Namespace) -> None:
@@ -138,22 +161,26 @@ def main(args: argparse.Namespace) -> None:
             raise InputFileError(args.stats, "file not found")
         stats = pd.read_csv(args.stats)
         note = f" Multi-frame fusion order: {stats['fusion_order'].iloc[0]}."
-    present = {stem: iou for stem, iou in TABLES.items()
-               if ((counts["iou"] - iou).abs() < 1e-9).any()}
+    present = {
+        stem: iou for stem, iou in TABLES.items() if ((counts["iou"] - iou).abs() < 1e-9).any()
+    }
     if not present:
         raise InputFileError(args.counts, "no rows at IoU 0.2 or 0.5")
     Path(args.out).mkdir(parents=True, exist_ok=True)  # other rules write tables here too
     with contextlib.nullcontext(Path(args.out)) as out:
         for stem, iou in present.items():
             table = paper_table(counts, iou)
-            title = (f"Table {stem[-1]}: single- vs multi-frame detection at IoU >= {iou:g} "
-                     f"(χ² without continuity correction).{note}")
+            title = (
+                f"Table {stem[-1]}: single- vs multi-frame detection at IoU >= {iou:g} "
+                f"(χ² without continuity correction).{note}"
+            )
             write_csv(out / f"{stem}.csv", _flat(table))
             with atomic_open(out / f"{stem}.md", encoding="utf-8") as handle:
                 handle.write(to_markdown(table, title))
             with atomic_open(out / f"{stem}.tex", encoding="utf-8") as handle:
-                handle.write(to_latex(table, title.replace("χ²", r"$\chi^2$").replace(
-                    ">=", r"$\geq$")))
+                handle.write(
+                    to_latex(table, title.replace("χ²", r"$\chi^2$").replace(">=", r"$\geq$"))
+                )
             with atomic_open(out / f"{stem}.html", encoding="utf-8") as handle:
                 handle.write(to_html(table, title.replace(">=", "≥")))
         if stats is not None:
@@ -163,4 +190,3 @@ def main(args: argparse.Namespace) -> None:
                 handle.write(extended.to_markdown(index=False, disable_numparse=True) + "\n")
             with atomic_open(out / "extended.html", encoding="utf-8") as handle:
                 handle.write(to_html(extended, EXTENDED_TITLE, index=False))
-

@@ -27,19 +27,28 @@ def track_labels(
     for frame in range(int(present.max(initial=-1)) + 1):
         index = np.flatnonzero(frames == frame)
         before = {id(t) for t in tracker.tracks}
-        detections = sv.Detections(xyxy=boxes[index].reshape(-1, 4).astype(np.float32),
-                                   confidence=scores[index].astype(np.float32),
-                                   data={"index": index})
+        detections = sv.Detections(
+            xyxy=boxes[index].reshape(-1, 4).astype(np.float32),
+            confidence=scores[index].astype(np.float32),
+            data={"index": index},
+        )
         result = tracker.update(detections)
         if len(result):
             track[result.data["index"]] = result.tracker_id
         # the package returns a track's first box with id -1; new tracklets are appended in
         # the order of their starting boxes, which come last in the result
         new = [t for t in tracker.tracks if id(t) not in before]
-        starts = [int(i) for i, tid, c in zip(result.data["index"] if len(result) else [],
-                                              result.tracker_id, result.confidence, strict=True)
-                  if tid < 0 and c >= max(spawn, high)]
-        spawned += zip(new, starts[len(starts) - len(new):], strict=True)
+        starts = [
+            int(i)
+            for i, tid, c in zip(
+                result.data["index"] if len(result) else [],
+                result.tracker_id,
+                result.confidence,
+                strict=True,
+            )
+            if tid < 0 and c >= max(spawn, high)
+        ]
+        spawned += zip(new, starts[len(starts) - len(new) :], strict=True)
     for tracklet, box in spawned:
         if tracklet.tracker_id >= 0:
             track[box] = tracklet.tracker_id

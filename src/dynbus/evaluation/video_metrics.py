@@ -30,8 +30,14 @@ AP_IOUS = np.round(np.arange(0.5, 0.951, 0.05), 2)
 RECALLS = np.array([0.7, 0.8, 0.9])
 TOP_K = 16
 COLUMNS = ["metric", "recall", "estimate", "low", "high", "threshold", "n_bootstrap"]
-LABELS = {"ap50": "AP50", "ap75": "AP75", "map": "mAP@[.5:.95]", "r16": "R@16",
-          "precision": "P@R{r:g}", "fp_per_minute": "FP/min@R{r:g}"}
+LABELS = {
+    "ap50": "AP50",
+    "ap75": "AP75",
+    "map": "mAP@[.5:.95]",
+    "r16": "R@16",
+    "precision": "P@R{r:g}",
+    "fp_per_minute": "FP/min@R{r:g}",
+}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -41,8 +47,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--annotations", required=True, help="results/annotations.csv")
     parser.add_argument("--manifest", required=True, help="results/splits.csv")
     parser.add_argument("--split", default=None, help="evaluate only this split of the manifest")
-    parser.add_argument("--frames", default=None,
-                        help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)")
+    parser.add_argument(
+        "--frames",
+        default=None,
+        help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)",
+    )
     parser.add_argument("--out", required=True, help="metrics CSV to write")
     parser.add_argument("--table", default=None, help="also write this table (.csv and .md)")
     study_config.add_config_argument(parser)
@@ -53,20 +62,30 @@ class Tally:
     """Per-detection outcomes of all videos, and per-patient totals on a threshold grid."""
 
     def __init__(self, videos: list[Video], max_thresholds: int) -> None:
-        patients, self.cluster = np.unique([v.data.patient_id for v in videos],
-                                           return_inverse=True)
+        patients, self.cluster = np.unique([v.data.patient_id for v in videos], return_inverse=True)
         self.n_clusters = len(patients)
         self.videos = videos
         self.scores = np.concatenate([v.data.scores for v in videos] or [np.zeros(0)])
         self.det_cluster = np.repeat(self.cluster, [len(v.data.scores) for v in videos])
-        self.tp = np.stack([np.concatenate([match(v.data.frames, v.data.overlap, iou)
-                                            for v in videos] or [np.zeros(0, bool)])
-                            for iou in AP_IOUS])
+        self.tp = np.stack(
+            [
+                np.concatenate(
+                    [match(v.data.frames, v.data.overlap, iou) for v in videos]
+                    or [np.zeros(0, bool)]
+                )
+                for iou in AP_IOUS
+            ]
+        )
         self.n_gt = np.array([len(v.gt_frames) for v in videos], dtype=float)
         self.minutes = np.array([v.minutes for v in videos])
         top = [frame_ranks(v.data.frames) < TOP_K for v in videos]
-        self.top_tp = np.array([match(v.data.frames[t], v.data.overlap[t], 0.5).sum()
-                                for v, t in zip(videos, top, strict=True)], dtype=float)
+        self.top_tp = np.array(
+            [
+                match(v.data.frames[t], v.data.overlap[t], 0.5).sum()
+                for v, t in zip(videos, top, strict=True)
+            ],
+            dtype=float,
+        )
         self.grid = threshold_grid(self.scores, max_thresholds)[1:]  # descending, finite
 
     def per_cluster(self, values: np.ndarray) -> np.ndarray:
@@ -88,13 +107,19 @@ class Tally:
 
     def fp_chains(self, thresholds: np.ndarray) -> np.ndarray:
         """``(S, len(thresholds))`` false-positive chains of each video."""
-        return np.array([fp_chain_counts(v.data.boxes, v.data.frames, v.data.scores,
-                                         v.centre_covered(), thresholds) for v in self.videos]
-                        ).reshape(len(self.videos), len(thresholds))
+        return np.array(
+            [
+                fp_chain_counts(
+                    v.data.boxes, v.data.frames, v.data.scores, v.centre_covered(), thresholds
+                )
+                for v in self.videos
+            ]
+        ).reshape(len(self.videos), len(thresholds))
 
 
-def video_metrics(videos: list[Video], n_bootstrap: int, seed: int,
-                  max_thresholds: int) -> pd.DataFrame:
+def video_metrics(
+    videos: list[Video], n_bootstrap: int, seed: int, max_thresholds: int
+) -> pd.DataFrame:
     """All metrics with their bootstrap 95 % intervals (long table, ``COLUMNS``).
 
     A metric at a recall the curve never reaches is NaN, without an interval.
@@ -118,8 +143,9 @@ def video_metrics(videos: list[Video], n_bootstrap: int, seed: int,
             boot_point = (b_recall, b_precision)
     for name, k in (("ap50", 0), ("ap75", 5)):
         rows.append(_row(name, np.nan, aps[k], boot_aps[k], np.nan, n_bootstrap))
-    rows.append(_row("map", np.nan, float(np.mean(aps)), np.mean(boot_aps, axis=0), np.nan,
-                     n_bootstrap))
+    rows.append(
+        _row("map", np.nan, float(np.mean(aps)), np.mean(boot_aps, axis=0), np.nan, n_bootstrap)
+    )
     r16 = tally.top_tp.sum() / n_gt if n_gt else np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         boot_r16 = (weights @ tally.per_cluster(tally.top_tp)) / boot_gt
@@ -129,15 +155,20 @@ def video_metrics(videos: list[Video], n_bootstrap: int, seed: int,
     precision_at = at_recall(recall, precision, RECALLS)[0]
     thresholds = at_recall(recall, scores, RECALLS)[0]
     boot_precision = at_recall(*boot_point, RECALLS)
-    for r, value, t, boot in zip(RECALLS, precision_at, thresholds, boot_precision.T,
-                                 strict=True):
+    for r, value, t, boot in zip(RECALLS, precision_at, thresholds, boot_precision.T, strict=True):
         rows.append(_row("precision", r, value, boot, t, n_bootstrap))
     rows += _fp_rows(tally, weights, recall, thresholds, boot_point[0], n_bootstrap)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _fp_rows(tally: Tally, weights: np.ndarray, recall: np.ndarray, thresholds: np.ndarray,
-             boot_recall: np.ndarray, n_bootstrap: int) -> list[list]:
+def _fp_rows(
+    tally: Tally,
+    weights: np.ndarray,
+    recall: np.ndarray,
+    thresholds: np.ndarray,
+    boot_recall: np.ndarray,
+    n_bootstrap: int,
+) -> list[list]:
     """FP@R: FP chains per minute at the thresholds where recall reaches R (estimate, CI)."""
     grid = tally.grid
     boot_minutes = weights @ tally.per_cluster(tally.minutes)
@@ -150,8 +181,8 @@ def _fp_rows(tally: Tally, weights: np.ndarray, recall: np.ndarray, thresholds: 
     reached = ~np.isnan(thresholds)
     counts = tally.fp_chains(np.r_[thresholds[reached], grid[used]])
     estimate = np.full(len(RECALLS), np.nan)
-    estimate[reached] = counts[:, :reached.sum()].sum(axis=0) / tally.minutes.sum()
-    chains = weights @ tally.per_cluster(counts[:, reached.sum():])  # (B, U), boxes > grid[u]
+    estimate[reached] = counts[:, : reached.sum()].sum(axis=0) / tally.minutes.sum()
+    chains = weights @ tally.per_cluster(counts[:, reached.sum() :])  # (B, U), boxes > grid[u]
     at = np.zeros(boot_thresholds.shape, dtype=np.int64)
     at[ok] = column
     rows = []
@@ -164,26 +195,38 @@ def _fp_rows(tally: Tally, weights: np.ndarray, recall: np.ndarray, thresholds: 
     return rows
 
 
-def _row(metric: str, recall: float, estimate: float, boot: np.ndarray, threshold: float,
-         n_bootstrap: int) -> list:
+def _row(
+    metric: str,
+    recall: float,
+    estimate: float,
+    boot: np.ndarray,
+    threshold: float,
+    n_bootstrap: int,
+) -> list:
     low, high = (np.nan, np.nan) if np.isnan(estimate) else stats.percentile_interval(boot)
     return [metric, recall, float(estimate), low, high, float(threshold), n_bootstrap]
 
 
 def metrics_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """Readable table: metric, estimate, bootstrap 95 % CI, score threshold."""
+
     def fmt(value: float, digits: int = 3) -> str:
         return "n/a" if np.isnan(value) else f"{value:.{digits}f}"
 
-    names = [LABELS[m].format(r=r) for m, r in zip(metrics["metric"], metrics["recall"],
-                                                    strict=True)]
-    return pd.DataFrame({
-        "Metric": names,
-        "Estimate": [fmt(v) for v in metrics["estimate"]],
-        "Bootstrap 95% CI": [f"{fmt(lo)}-{fmt(hi)}" for lo, hi in zip(
-            metrics["low"], metrics["high"], strict=True)],
-        "Score threshold": [fmt(t, 4) if not np.isnan(t) else "" for t in metrics["threshold"]],
-    })
+    names = [
+        LABELS[m].format(r=r) for m, r in zip(metrics["metric"], metrics["recall"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "Metric": names,
+            "Estimate": [fmt(v) for v in metrics["estimate"]],
+            "Bootstrap 95% CI": [
+                f"{fmt(lo)}-{fmt(hi)}"
+                for lo, hi in zip(metrics["low"], metrics["high"], strict=True)
+            ],
+            "Score threshold": [fmt(t, 4) if not np.isnan(t) else "" for t in metrics["threshold"]],
+        }
+    )
 
 
 def write_table(table: pd.DataFrame, stem: str | Path, title: str) -> None:
@@ -197,14 +240,23 @@ def write_table(table: pd.DataFrame, stem: str | Path, title: str) -> None:
 def main(args: argparse.Namespace) -> None:
     """Compute the video metrics of one split; write the CSV (and the table)."""
     config = study_config.load(args.config)
-    videos, assumed = load_videos(args.detections, args.annotations, args.manifest, args.split,
-                                  args.frames, config["single_frame"]["pick"],
-                                  config["single_frame"]["seed"])
+    videos, assumed = load_videos(
+        args.detections,
+        args.annotations,
+        args.manifest,
+        args.split,
+        args.frames,
+        config["single_frame"]["pick"],
+        config["single_frame"]["seed"],
+    )
     ev = config["evaluate"]
     metrics = video_metrics(videos, ev["bootstrap"], ev["seed"], ev["max_thresholds"])
     write_csv(args.out, metrics)
     if args.table:
         note = f" {assumed} sequence(s) without a frame time taken as 30 fps." if assumed else ""
-        write_table(metrics_table(metrics), args.table,
-                    f"Video metrics (UltraDet definitions) on {len(videos)} sequences, "
-                    f"patient-cluster bootstrap 95 % CIs ({ev['bootstrap']} resamples).{note}")
+        write_table(
+            metrics_table(metrics),
+            args.table,
+            f"Video metrics (UltraDet definitions) on {len(videos)} sequences, "
+            f"patient-cluster bootstrap 95 % CIs ({ev['bootstrap']} resamples).{note}",
+        )

@@ -47,8 +47,13 @@ class Video:
         boxes, gt = self.data.boxes, self.gt_boxes
         cx = ((boxes[:, 0] + boxes[:, 2]) / 2)[:, None]
         cy = ((boxes[:, 1] + boxes[:, 3]) / 2)[:, None]
-        inside = ((gt[:, 0] <= cx) & (cx <= gt[:, 2]) & (gt[:, 1] <= cy) & (cy <= gt[:, 3])
-                  & (self.data.frames[:, None] == self.gt_frames[None, :]))
+        inside = (
+            (gt[:, 0] <= cx)
+            & (cx <= gt[:, 2])
+            & (gt[:, 1] <= cy)
+            & (cy <= gt[:, 3])
+            & (self.data.frames[:, None] == self.gt_frames[None, :])
+        )
         return inside.any(axis=1)
 
     def rescored(self, keep: np.ndarray, scores: np.ndarray) -> Video:
@@ -57,14 +62,26 @@ class Video:
         data = self.data
         order = np.argsort(-scores, kind="stable")
         index = np.flatnonzero(keep)[order]
-        return replace(self, data=replace(
-            data, boxes=data.boxes[index], frames=data.frames[index], scores=scores[order],
-            overlap=data.overlap[index]))
+        return replace(
+            self,
+            data=replace(
+                data,
+                boxes=data.boxes[index],
+                frames=data.frames[index],
+                scores=scores[order],
+                overlap=data.overlap[index],
+            ),
+        )
 
 
 def load_videos(
-    detections: str | Path, annotations: str | Path, manifest: str | Path, split: str | None,
-    frames: str | Path | None, pick: str, seed: int,
+    detections: str | Path,
+    annotations: str | Path,
+    manifest: str | Path,
+    split: str | None,
+    frames: str | Path | None,
+    pick: str,
+    seed: int,
 ) -> tuple[list[Video], int]:
     """The evaluated sequences as videos, and how many had no frame time (given 30 fps).
 
@@ -83,13 +100,17 @@ def load_videos(
             rows = rows[rows["frame"] < n_frames[seq.sequence_id]]
         frame_time = _frame_time(frames, seq.sequence_id)
         assumed += frame_time is None
-        videos.append(Video(
-            data=seq,
-            gt_frames=np.zeros(0, np.int64) if rows is None else rows["frame"].to_numpy(np.int64),
-            gt_boxes=np.zeros((0, 4)) if rows is None else rows[BOX].to_numpy(float),
-            n_frames=n_frames[seq.sequence_id],
-            frame_time_ms=1000 / DEFAULT_FPS if frame_time is None else frame_time,
-        ))
+        videos.append(
+            Video(
+                data=seq,
+                gt_frames=np.zeros(0, np.int64)
+                if rows is None
+                else rows["frame"].to_numpy(np.int64),
+                gt_boxes=np.zeros((0, 4)) if rows is None else rows[BOX].to_numpy(float),
+                n_frames=n_frames[seq.sequence_id],
+                frame_time_ms=1000 / DEFAULT_FPS if frame_time is None else frame_time,
+            )
+        )
     return videos, assumed
 
 

@@ -40,8 +40,14 @@ def _paint(reflect: np.ndarray, value: np.ndarray | float, weight: np.ndarray) -
     reflect += weight * (value - reflect)
 
 
-def _paint_body(tissue: Tissue, slab: Slab | None, inside: float, rim: float, atten: float,
-                rim_width: float = 0.12) -> None:
+def _paint_body(
+    tissue: Tissue,
+    slab: Slab | None,
+    inside: float,
+    rim: float,
+    atten: float,
+    rim_width: float = 0.12,
+) -> None:
     """Fill a body (normalised radius < 1) with ``inside``; a bright rim; extra attenuation."""
     if slab is None:
         return
@@ -55,8 +61,13 @@ def _paint_body(tissue: Tissue, slab: Slab | None, inside: float, rim: float, at
         tissue.atten[:, i0:i1, j0:j1] += atten * core
 
 
-def _ligaments(rng: np.random.Generator, tissue: Tissue, grid: Grid, skin_bottom: np.ndarray,
-               gland_top: np.ndarray) -> None:
+def _ligaments(
+    rng: np.random.Generator,
+    tissue: Tissue,
+    grid: Grid,
+    skin_bottom: np.ndarray,
+    gland_top: np.ndarray,
+) -> None:
     """Cooper's ligaments: thin bright arcs from the gland up to the skin, some shadowing."""
     y = grid.y.astype(np.float32)[None, :, None]
     x = grid.x.astype(np.float32)[None, None, :]
@@ -66,8 +77,8 @@ def _ligaments(rng: np.random.Generator, tissue: Tissue, grid: Grid, skin_bottom
         base = np.float32(rng.uniform(0, width))
         xb = base + np.float32(rng.uniform(-0.4, 0.4)) * zc
         column = int(np.searchsorted(grid.x, base).clip(0, len(grid.x) - 1))
-        top = skin_bottom[:, :, column:column + 1]
-        bottom = gland_top[:, :, column:column + 1]
+        top = skin_bottom[:, :, column : column + 1]
+        bottom = gland_top[:, :, column : column + 1]
         t = (bottom - y) / np.maximum(bottom - top, 1.0)
         lean, bow = rng.uniform(-0.8, 0.8), rng.uniform(-12, 12)
         centre = xb + lean * t * (bottom - top) + bow * np.sin(np.pi * t)
@@ -78,26 +89,42 @@ def _ligaments(rng: np.random.Generator, tissue: Tissue, grid: Grid, skin_bottom
             tissue.atten += np.float32(rng.uniform(0.006, 0.02)) * shadow.astype(np.float32)
 
 
-def _mimics(rng: np.random.Generator, tissue: Tissue, grid: Grid,
-            fat_span: tuple[float, float]) -> None:
+def _mimics(
+    rng: np.random.Generator, tissue: Tissue, grid: Grid, fat_span: tuple[float, float]
+) -> None:
     """Fat lobules (oval, fat-like, thin capsule) and dilated ducts (tubes with bright walls)."""
     zmin, zmax, width = float(grid.z.min()), float(grid.z.max()), float(grid.x[-1])
-    spans = [fat_span] * int(rng.integers(1, 4)) + [
-        (tissue.gland_top, tissue.gland_bottom)] * int(rng.integers(1, 5))
+    spans = [fat_span] * int(rng.integers(1, 4)) + [(tissue.gland_top, tissue.gland_bottom)] * int(
+        rng.integers(1, 5)
+    )
     for top, bottom in spans:
         a = rng.uniform(8, 28)
-        body = Ellipsoid(x=rng.uniform(0, width), y=rng.uniform(top, max(top + 1, bottom)),
-                         z=rng.uniform(zmin, zmax), a=a, b=a * rng.uniform(0.35, 0.7),
-                         c=rng.uniform(8, 30))
-        _paint_body(tissue, body.rho(grid), FAT * rng.uniform(0.7, 1.05),
-                    rim=rng.uniform(0.2, 0.8), atten=0.0)
+        body = Ellipsoid(
+            x=rng.uniform(0, width),
+            y=rng.uniform(top, max(top + 1, bottom)),
+            z=rng.uniform(zmin, zmax),
+            a=a,
+            b=a * rng.uniform(0.35, 0.7),
+            c=rng.uniform(8, 30),
+        )
+        _paint_body(
+            tissue,
+            body.rho(grid),
+            FAT * rng.uniform(0.7, 1.05),
+            rim=rng.uniform(0.2, 0.8),
+            atten=0.0,
+        )
     for _ in range(int(rng.poisson(0.8))):
         radius = rng.uniform(2.5, 6.0)
-        duct = Cylinder(x=rng.uniform(0.2, 0.8) * width,
-                        y=rng.uniform(tissue.gland_top, max(tissue.gland_top + 1,
-                                                            tissue.gland_bottom)),
-                        z=rng.uniform(zmin, zmax), a=radius * rng.uniform(1.0, 1.6), b=radius,
-                        angle=rng.uniform(0, np.pi), half_length=rng.uniform(25, 90))
+        duct = Cylinder(
+            x=rng.uniform(0.2, 0.8) * width,
+            y=rng.uniform(tissue.gland_top, max(tissue.gland_top + 1, tissue.gland_bottom)),
+            z=rng.uniform(zmin, zmax),
+            a=radius * rng.uniform(1.0, 1.6),
+            b=radius,
+            angle=rng.uniform(0, np.pi),
+            half_length=rng.uniform(25, 90),
+        )
         _paint_body(tissue, duct.rho(grid), 0.05, rim=0.9, atten=-0.02, rim_width=0.3)
 
 
@@ -107,9 +134,14 @@ def _chest_wall(rng: np.random.Generator, tissue: Tissue, grid: Grid, top: float
     for _ in range(int(rng.integers(1, 3))):
         b = rng.uniform(6, 11)
         angle = rng.uniform(1.2, 1.95) if crossing else rng.uniform(-0.35, 0.35)
-        rib = Cylinder(x=rng.uniform(0.15, 0.85) * float(grid.x[-1]),
-                       y=top + b + rng.uniform(2, 15), z=rng.uniform(grid.z.min(), grid.z.max()),
-                       a=rng.uniform(12, 22), b=b, angle=angle)
+        rib = Cylinder(
+            x=rng.uniform(0.15, 0.85) * float(grid.x[-1]),
+            y=top + b + rng.uniform(2, 15),
+            z=rng.uniform(grid.z.min(), grid.z.max()),
+            a=rng.uniform(12, 22),
+            b=b,
+            angle=angle,
+        )
         slab = rib.rho(grid)
         if slab is None:
             continue
@@ -159,9 +191,12 @@ def build_tissue(rng: np.random.Generator, grid: Grid, dz: float, height: int) -
     _paint(reflect, SKIN, _band(y, skin_top, skin_bottom, 1.5))
     _paint(reflect, GEL, (y < skin_top - 1).astype(np.float32))
 
-    tissue = Tissue(reflect=reflect.astype(np.float32), atten=np.zeros(shape, np.float32),
-                    gland_top=float(gland_top.mean()),
-                    gland_bottom=float(min(gland_bottom.mean(), height - 10)))
+    tissue = Tissue(
+        reflect=reflect.astype(np.float32),
+        atten=np.zeros(shape, np.float32),
+        gland_top=float(gland_top.mean()),
+        gland_bottom=float(min(gland_bottom.mean(), height - 10)),
+    )
     _ligaments(rng, tissue, grid, skin_bottom, gland_top)
     _mimics(rng, tissue, grid, (float(skin_bottom.mean()) + 4, tissue.gland_top - 4))
     chest = float(muscle_bottom.mean())

@@ -46,8 +46,8 @@ class Series:
     """What the scanner knows about one recorded sweep."""
 
     number: int
-    description: str          # e.g. "L BREAST 2:00 RAD"
-    comment: str              # sonographer's free text (may hold PHI)
+    description: str  # e.g. "L BREAST 2:00 RAD"
+    comment: str  # sonographer's free text (may hold PHI)
     frame_time_ms: float
     acquired: datetime
     probe_mhz: float
@@ -63,8 +63,8 @@ def _regions(layout: Layout, probe_mhz: float) -> Dataset:
     height, width = layout.image_shape
     cm_per_px = layout.depth_cm / height
     region = Dataset()
-    region.RegionSpatialFormat = 1      # 2-D tissue image
-    region.RegionDataType = 1           # tissue
+    region.RegionSpatialFormat = 1  # 2-D tissue image
+    region.RegionDataType = 1  # tissue
     region.RegionFlags = 0
     region.RegionLocationMinX0 = x0
     region.RegionLocationMinY0 = y0
@@ -80,8 +80,9 @@ def _regions(layout: Layout, probe_mhz: float) -> Dataset:
     return region
 
 
-def _header(identity: Identity, series: Series, layout: Layout, n_frames: int, seed: int,
-            encoding: str) -> Dataset:
+def _header(
+    identity: Identity, series: Series, layout: Layout, n_frames: int, seed: int, encoding: str
+) -> Dataset:
     syntax, photometric, colour = ENCODINGS[encoding]
     study_uid = uid(seed, identity.patient_id, "study")
     instance_uid = uid(seed, identity.patient_id, series.number, "instance")
@@ -155,13 +156,23 @@ def _header(identity: Identity, series: Series, layout: Layout, n_frames: int, s
     block.add_new(0x01, "LO", identity.name)
     block.add_new(0x02, "LO", identity.patient_id)
     block.add_new(0x03, "DA", ds.PatientBirthDate)
-    block.add_new(0x04, "LT", f"Exam of {identity.ascii_name} ({identity.patient_id}) "
-                              f"referred by {identity.referring}")
+    block.add_new(
+        0x04,
+        "LT",
+        f"Exam of {identity.ascii_name} ({identity.patient_id}) referred by {identity.referring}",
+    )
     return ds
 
 
-def write_cine(path: str | Path, frames: np.ndarray, identity: Identity, series: Series,
-               layout: Layout, seed: int, encoding: str) -> None:
+def write_cine(
+    path: str | Path,
+    frames: np.ndarray,
+    identity: Identity,
+    series: Series,
+    layout: Layout,
+    seed: int,
+    encoding: str,
+) -> None:
     """Write ``frames`` ((T, R, C) gray or (T, R, C, 3) RGB uint8) as one DICOM file, atomically."""
     syntax, _, colour = ENCODINGS[encoding]
     if colour != (frames.ndim == 4):
@@ -170,11 +181,15 @@ def write_cine(path: str | Path, frames: np.ndarray, identity: Identity, series:
     if syntax == JPEGBaseline8Bit:
         quality = 80 + (series.number * 7) % 15
         if colour:
-            encoded = [simplejpeg.encode_jpeg(np.ascontiguousarray(f), quality, "RGB", "422")
-                       for f in frames]
+            encoded = [
+                simplejpeg.encode_jpeg(np.ascontiguousarray(f), quality, "RGB", "422")
+                for f in frames
+            ]
         else:
-            encoded = [simplejpeg.encode_jpeg(np.ascontiguousarray(f[..., None]), quality,
-                                              "GRAY") for f in frames]
+            encoded = [
+                simplejpeg.encode_jpeg(np.ascontiguousarray(f[..., None]), quality, "GRAY")
+                for f in frames
+            ]
         ds.PixelData = encapsulate(encoded)
         ds["PixelData"].VR = "OB"
         ds.LossyImageCompression = "01"

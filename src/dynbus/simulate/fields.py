@@ -14,7 +14,8 @@ def _double(volume: np.ndarray, axis: int) -> np.ndarray:
     before = centre + 0.25 * take(np.r_[0, np.arange(n - 1)])
     after = centre + 0.25 * take(np.r_[np.arange(1, n), n - 1])
     return np.stack([before, after], axis=axis + 1).reshape(
-        *volume.shape[:axis], 2 * n, *volume.shape[axis + 1:])
+        *volume.shape[:axis], 2 * n, *volume.shape[axis + 1 :]
+    )
 
 
 def upsample(volume: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -23,8 +24,9 @@ def upsample(volume: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.ascontiguousarray(_double(_double(volume, 1), 2)[:, :height, :width])
 
 
-def smooth_curves(rng: np.random.Generator, n_frames: int, width: int, sigma_z: float,
-                  sigma_x: float) -> np.ndarray:
+def smooth_curves(
+    rng: np.random.Generator, n_frames: int, width: int, sigma_z: float, sigma_x: float
+) -> np.ndarray:
     """Unit-variance smooth noise over (frame, x), shaped (T, 1, W) to broadcast over depth."""
     pad = int(3 * sigma_x) + 1
     noise = rng.standard_normal((n_frames, width + 2 * pad))
@@ -33,8 +35,9 @@ def smooth_curves(rng: np.random.Generator, n_frames: int, width: int, sigma_z: 
     return curve[:, None, :].astype(np.float32)
 
 
-def smooth_volume(rng: np.random.Generator, shape: tuple[int, int, int],
-                  sigma: tuple[float, float, float]) -> np.ndarray:
+def smooth_volume(
+    rng: np.random.Generator, shape: tuple[int, int, int], sigma: tuple[float, float, float]
+) -> np.ndarray:
     """Unit-variance smooth noise of ``shape`` (T, H, W); ``sigma`` in (frames, px, px).
 
     Made on a grid twice coarser in depth and width, then linearly upsampled.

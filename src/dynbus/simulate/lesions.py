@@ -34,14 +34,14 @@ class Mass:
     x: float
     y: float
     z: float
-    a: float        # lateral semi-axis in the mass's own frame
-    b: float        # depth semi-axis
-    c: float        # elevation semi-axis
+    a: float  # lateral semi-axis in the mass's own frame
+    b: float  # depth semi-axis
+    c: float  # elevation semi-axis
     surface: np.ndarray  # LUT_SHAPE radial perturbation
-    echo: float     # interior amplitude relative to gland
-    edge: float     # margin blur, in normalised radius
+    echo: float  # interior amplitude relative to gland
+    edge: float  # margin blur, in normalised radius
     posterior: float  # attenuation per pixel inside: > 0 shadow, < 0 enhancement
-    halo: float     # echogenic rim amplitude
+    halo: float  # echogenic rim amplitude
     rotated: bool = False  # swept at 90 degrees: the image's x is the mass's own z
 
     @property
@@ -67,10 +67,14 @@ class Mass:
 def _surface(rng: np.random.Generator, margin: str) -> np.ndarray:
     theta = np.linspace(0, np.pi, LUT_SHAPE[0])[:, None]
     phi = np.linspace(-np.pi, np.pi, LUT_SHAPE[1], endpoint=False)[None, :]
-    normal = np.stack([np.sin(theta) * np.cos(phi), np.cos(theta) + 0 * phi,
-                       np.sin(theta) * np.sin(phi)], axis=-1)
-    lobes = {"smooth": (4, 0.03, 0.1, 3, 8), "lobulated": (6, 0.12, 0.28, 6, 16),
-             "spiculated": (5, 0.08, 0.2, 6, 14)}[margin]
+    normal = np.stack(
+        [np.sin(theta) * np.cos(phi), np.cos(theta) + 0 * phi, np.sin(theta) * np.sin(phi)], axis=-1
+    )
+    lobes = {
+        "smooth": (4, 0.03, 0.1, 3, 8),
+        "lobulated": (6, 0.12, 0.28, 6, 16),
+        "spiculated": (5, 0.08, 0.2, 6, 14),
+    }[margin]
     bumps = [lobes]
     if margin == "spiculated":
         bumps.append((int(rng.integers(15, 40)), 0.3, 0.8, 150, 500))
@@ -91,17 +95,28 @@ def sample_mass(rng: np.random.Generator) -> Mass:
     tall = rng.uniform(0.8, 1.2) if margin == "spiculated" else rng.uniform(0.5, 0.85)
     isoechoic = rng.random() < 0.12  # BI-RADS echo pattern: relative to subcutaneous fat
     echo = FAT * (rng.uniform(0.9, 1.1) if isoechoic else rng.uniform(0.3, 0.75))
-    posterior = {"smooth": rng.uniform(-0.02, -0.004),
-                 "lobulated": rng.uniform(-0.01, 0.01),
-                 "spiculated": rng.uniform(0.006, 0.03)}[margin]
+    posterior = {
+        "smooth": rng.uniform(-0.02, -0.004),
+        "lobulated": rng.uniform(-0.01, 0.01),
+        "spiculated": rng.uniform(0.006, 0.03),
+    }[margin]
     if margin == "spiculated":
         halo = rng.uniform(0.3, 0.9)
     else:  # an isoechoic mass shows mostly by its thin echogenic capsule
         halo = rng.uniform(0.6, 1.0) if isoechoic else 0.0
-    return Mass(x=0.0, y=0.0, z=0.0, a=a, b=a * tall, c=a * rng.uniform(0.7, 1.3),
-                surface=_surface(rng, margin), echo=echo,
-                edge={"smooth": 0.06, "lobulated": 0.1, "spiculated": 0.18}[margin],
-                posterior=posterior, halo=halo)
+    return Mass(
+        x=0.0,
+        y=0.0,
+        z=0.0,
+        a=a,
+        b=a * tall,
+        c=a * rng.uniform(0.7, 1.3),
+        surface=_surface(rng, margin),
+        echo=echo,
+        edge={"smooth": 0.06, "lobulated": 0.1, "spiculated": 0.18}[margin],
+        posterior=posterior,
+        halo=halo,
+    )
 
 
 def _radius(mass: Mass, dx: np.ndarray, dy: np.ndarray, dz: np.ndarray) -> np.ndarray:
@@ -109,14 +124,17 @@ def _radius(mass: Mass, dx: np.ndarray, dy: np.ndarray, dz: np.ndarray) -> np.nd
     own_x, own_z = (dz, dx) if mass.rotated else (dx, dz)
     qx, qy, qz = own_x / mass.a, dy / mass.b, own_z / mass.c
     rho = np.sqrt(qx * qx + qy * qy + qz * qz) + 1e-6
-    i = np.minimum((np.arccos(np.clip(qy / rho, -1, 1)) * ((LUT_SHAPE[0] - 1) / np.pi)
-                    + 0.5).astype(np.int32), LUT_SHAPE[0] - 1)
+    i = np.minimum(
+        (np.arccos(np.clip(qy / rho, -1, 1)) * ((LUT_SHAPE[0] - 1) / np.pi) + 0.5).astype(np.int32),
+        LUT_SHAPE[0] - 1,
+    )
     j = ((np.arctan2(qz, qx) + np.pi) * (LUT_SHAPE[1] / (2 * np.pi))).astype(np.int32)
     return rho / (1.0 + mass.surface[i, j % LUT_SHAPE[1]])
 
 
-def render_mass(rng: np.random.Generator, mass: Mass, z: np.ndarray, tissue: Tissue,
-                beam: float) -> list[tuple[float, float, float, float] | None]:
+def render_mass(
+    rng: np.random.Generator, mass: Mass, z: np.ndarray, tissue: Tissue, beam: float
+) -> list[tuple[float, float, float, float] | None]:
     """Paint ``mass`` into ``tissue``; return per frame its visible box (x1, y1, x2, y2) or None.
 
     ``beam`` is the half-thickness of the elevation beam in pixels (partial-volume averaging).
@@ -136,8 +154,9 @@ def render_mass(rng: np.random.Generator, mass: Mass, z: np.ndarray, tissue: Tis
         occupancy += np.clip((1.0 - radius) / mass.edge + 0.5, 0.0, 1.0) / 3
         ring += np.clip(1.0 - np.abs(radius - 1.0 - mass.edge) / (2 * mass.edge), 0, 1) / 3
     boxes = [_box(frame >= VISIBLE_FILL, x0, y0) for frame in occupancy]
-    texture = ndimage.gaussian_filter(rng.standard_normal(occupancy.shape).astype(np.float32),
-                                      (1.0, 2.0, 3.0))
+    texture = ndimage.gaussian_filter(
+        rng.standard_normal(occupancy.shape).astype(np.float32), (1.0, 2.0, 3.0)
+    )
     texture /= texture.std() + 1e-6
     inside = GLAND * mass.echo * (1.0 + 0.3 * texture)
     view = tissue.reflect[:, y0:y1, x0:x1]
@@ -150,5 +169,9 @@ def _box(mask: np.ndarray, x0: int, y0: int) -> tuple[float, float, float, float
     if mask.sum() < MIN_VISIBLE_PIXELS:
         return None
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return (float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1),
-            float(y0 + rows[-1] + 1))
+    return (
+        float(x0 + cols[0]),
+        float(y0 + rows[0]),
+        float(x0 + cols[-1] + 1),
+        float(y0 + rows[-1] + 1),
+    )

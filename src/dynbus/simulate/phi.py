@@ -15,16 +15,15 @@ import numpy as np
 from faker import Faker
 
 LOCALES = ("de_DE", "en_US", "fr_FR", "zh_CN", "it_IT")
-_FOLD = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "ä": "AE", "ö": "OE",
-                       "ü": "UE"})
+_FOLD = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "ä": "AE", "ö": "OE", "ü": "UE"})
 
 
 @dataclass(frozen=True)
 class Identity:
     """One fake patient's identity and the context of their (one) breast ultrasound study."""
 
-    name: str                  # DICOM PN, e.g. "Müller^Anna" or "Zhang^Wei=张^伟"
-    ascii_name: str            # upper-case ASCII "MUELLER^ANNA": folder names and burned text
+    name: str  # DICOM PN, e.g. "Müller^Anna" or "Zhang^Wei=张^伟"
+    ascii_name: str  # upper-case ASCII "MUELLER^ANNA": folder names and burned text
     patient_id: str
     other_id: str
     birth_date: date
@@ -50,9 +49,14 @@ class Identity:
     @property
     def age(self) -> str:
         """DICOM AS age at the study, e.g. ``047Y``."""
-        years = self.study_time.year - self.birth_date.year - (
-            (self.study_time.month, self.study_time.day)
-            < (self.birth_date.month, self.birth_date.day))
+        years = (
+            self.study_time.year
+            - self.birth_date.year
+            - (
+                (self.study_time.month, self.study_time.day)
+                < (self.birth_date.month, self.birth_date.day)
+            )
+        )
         return f"{years:03d}Y"
 
 
@@ -92,8 +96,10 @@ def make_identity(rng: np.random.Generator) -> Identity:
         name = _pn(family, given)
         ascii_name = ascii_fold(f"{family}^{given}".replace(" ", "-"))
     study_time = datetime(2018, 1, 1, 7, 30) + timedelta(
-        days=int(rng.integers(0, 7 * 365)), minutes=int(rng.integers(0, 10 * 60)),
-        seconds=int(rng.integers(60)))
+        days=int(rng.integers(0, 7 * 365)),
+        minutes=int(rng.integers(0, 10 * 60)),
+        seconds=int(rng.integers(60)),
+    )
     birth_date = study_time.date() - timedelta(days=int(rng.integers(25 * 365, 80 * 365)))
     if locale == "zh_CN":
         city = f"{fake.last_romanized_name()}zhou"
@@ -124,12 +130,20 @@ def make_identity(rng: np.random.Generator) -> Identity:
     )
 
 
-def banner_lines(ascii_name: str, patient_id: str, birth_date: str, study_date: str,
-                 study_time: str, institution: str) -> tuple[str, str]:
+def banner_lines(
+    ascii_name: str,
+    patient_id: str,
+    birth_date: str,
+    study_date: str,
+    study_time: str,
+    institution: str,
+) -> tuple[str, str]:
     """The two lines a scanner burns above the image (DICOM DA/TM strings in, text out)."""
     shown_date = f"{study_date[:4]}-{study_date[4:6]}-{study_date[6:8]}"
     shown_time = f"{study_time[:2]}:{study_time[2:4]}:{study_time[4:6]}"
     dob = f"{birth_date[:4]}-{birth_date[4:6]}-{birth_date[6:8]}"
     place = unicodedata.normalize("NFKD", institution).encode("ascii", "ignore").decode()
-    return (f"{ascii_name.replace('^', ' ')}  ID {patient_id}  DOB {dob}",
-            f"{place}  {shown_date} {shown_time}")
+    return (
+        f"{ascii_name.replace('^', ' ')}  ID {patient_id}  DOB {dob}",
+        f"{place}  {shown_date} {shown_time}",
+    )

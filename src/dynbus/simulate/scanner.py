@@ -47,8 +47,14 @@ def make_layout(rng: np.random.Generator, rows: int, columns: int) -> Layout:
     y1 = rows - int(rows * rng.uniform(0.02, 0.05))
     x0 = int(columns * rng.uniform(0.09, 0.14))
     x1 = columns - int(columns * rng.uniform(0.05, 0.09))
-    return Layout(rows, columns, (x0, y0, x1, y1), banner, font_size,
-                  depth_cm=float(rng.choice([3.0, 3.5, 4.0, 4.5])))
+    return Layout(
+        rows,
+        columns,
+        (x0, y0, x1, y1),
+        banner,
+        font_size,
+        depth_cm=float(rng.choice([3.0, 3.5, 4.0, 4.5])),
+    )
 
 
 @cache
@@ -65,8 +71,9 @@ def render_banner(lines: tuple[str, str], columns: int, font_size: int) -> np.nd
     return np.asarray(image)
 
 
-def overlay(layout: Layout, lines: tuple[str, str], preset: list[str],
-            focus_cm: float) -> np.ndarray:
+def overlay(
+    layout: Layout, lines: tuple[str, str], preset: list[str], focus_cm: float
+) -> np.ndarray:
     """Everything burned outside the image area (rows, columns) uint8: banner, labels, scale."""
     canvas = np.zeros((layout.rows, layout.columns), np.uint8)
     canvas[: layout.banner_height] = render_banner(lines, layout.columns, layout.font_size)
@@ -87,8 +94,14 @@ def overlay(layout: Layout, lines: tuple[str, str], preset: list[str],
     return burned
 
 
-def bmode(tissue: Tissue, speckle: np.ndarray, white_db: float, dynamic_range_db: float,
-          speckle_power: float, focus_px: float) -> np.ndarray:
+def bmode(
+    tissue: Tissue,
+    speckle: np.ndarray,
+    white_db: float,
+    dynamic_range_db: float,
+    speckle_power: float,
+    focus_px: float,
+) -> np.ndarray:
     """Log-compressed B-mode image (T, H, W) uint8 from the tissue volumes and the speckle;
     ``white_db`` is the echo level shown white, ``dynamic_range_db`` the level span shown,
     ``speckle_power`` in (0, 1] the weight of speckle against its mean (1 = fully developed)."""
@@ -105,8 +118,9 @@ def bmode(tissue: Tissue, speckle: np.ndarray, white_db: float, dynamic_range_db
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def compose(layout: Layout, image: np.ndarray, burned: np.ndarray,
-            colour: tuple[int, int, int] | None) -> np.ndarray:
+def compose(
+    layout: Layout, image: np.ndarray, burned: np.ndarray, colour: tuple[int, int, int] | None
+) -> np.ndarray:
     """Full frames: the image inside its area, burned text outside; gray, or RGB text colour."""
     x0, y0, x1, y1 = layout.region
     frames = np.broadcast_to(burned, (len(image), *burned.shape)).copy()

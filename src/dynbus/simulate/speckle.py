@@ -15,8 +15,13 @@ from scipy import ndimage
 class SpeckleBank:
     """Filtered complex Gaussian fields twice ``shape``, to crop speckle frames from."""
 
-    def __init__(self, rng: np.random.Generator, shape: tuple[int, int], n_fields: int = 6,
-                 psf_sigma: tuple[float, float] = (1.0, 2.2)) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        shape: tuple[int, int],
+        n_fields: int = 6,
+        psf_sigma: tuple[float, float] = (1.0, 2.2),
+    ) -> None:
         height, width = shape
         noise = rng.standard_normal((n_fields, 2, 2 * height, 2 * width)).astype(np.float32)
         noise = ndimage.gaussian_filter(noise, (0, 0, *psf_sigma), mode="wrap")
@@ -29,12 +34,13 @@ class SpeckleBank:
         height, width = shape
         k = rng.integers(len(self.fields))
         y, x = rng.integers(2 * self.shape[0] - height), rng.integers(2 * self.shape[1] - width)
-        crop = self.fields[k, y:y + height, x:x + width]
+        crop = self.fields[k, y : y + height, x : x + width]
         phase = np.complex64(np.exp(1j * rng.uniform(0, 2 * np.pi)))
         return crop * phase
 
-    def cine(self, rng: np.random.Generator, n_frames: int, shape: tuple[int, int],
-             rho: float) -> np.ndarray:
+    def cine(
+        self, rng: np.random.Generator, n_frames: int, shape: tuple[int, int], rho: float
+    ) -> np.ndarray:
         """Speckle envelopes (T, *shape) float32 with E[s^2] = 1; ``rho`` is the correlation of
         the underlying complex field between consecutive frames. ``shape`` <= the bank's."""
         out = np.empty((n_frames, *shape), dtype=np.float32)

@@ -25,8 +25,16 @@ from dynbus.simulate.scanner import Layout, compose, make_layout, overlay
 from dynbus.simulate.speckle import SpeckleBank
 from dynbus.simulate.sweep import SweepPlan, across, render, survey
 
-ENCODING_CYCLE = ("jpeg_ybr", "jpeg_gray", "explicit_gray", "jpeg_ybr", "explicit_rgb",
-                  "rle_rgb", "jpeg_ybr", "jpegls_gray")
+ENCODING_CYCLE = (
+    "jpeg_ybr",
+    "jpeg_gray",
+    "explicit_gray",
+    "jpeg_ybr",
+    "explicit_rgb",
+    "rle_rgb",
+    "jpeg_ybr",
+    "jpegls_gray",
+)
 TEXT_COLOURS = ((255, 230, 120), (140, 230, 255), (255, 255, 255))
 MAX_SEQUENCES = 4
 ANNOTATION_COLUMNS = ["file", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
@@ -43,9 +51,11 @@ class Settings:
     columns: int
 
 
-def _plan_patient(rng: np.random.Generator, frames: tuple[int, int],
-                  width: int) -> list[tuple[str, SweepPlan]]:
+def _plan_patient(
+    rng: np.random.Generator, frames: tuple[int, int], width: int
+) -> list[tuple[str, SweepPlan]]:
     """The patient's sweeps as (label, plan); labels read like 'L 2:00 RAD'."""
+
     def n_frames() -> int:
         return int(rng.integers(frames[0], frames[1] + 1))
 
@@ -53,8 +63,11 @@ def _plan_patient(rng: np.random.Generator, frames: tuple[int, int],
     sweeps: list[tuple[str, SweepPlan]] = []
     if len(masses) == 2 and rng.random() < 0.6:  # two neighbouring masses in one sweep
         limit = 0.17 * width
-        masses = [replace(m, a=m.a * s, b=m.b * s, c=m.c * s) for m in masses
-                  for s in [min(1.0, limit / (m.lateral * m.reach))]]
+        masses = [
+            replace(m, a=m.a * s, b=m.b * s, c=m.c * s)
+            for m in masses
+            for s in [min(1.0, limit / (m.lateral * m.reach))]
+        ]
         plan = across(rng, masses[0], n_frames())
         offset = rng.uniform(-0.4, 0.4) * masses[0].elevation
         plan.masses = [(1, masses[0]), (2, replace(masses[1], z=offset))]
@@ -80,8 +93,9 @@ def _site(rng: np.random.Generator) -> str:
     return f"{'L' if rng.random() < 0.5 else 'R'} {int(rng.integers(1, 13))}:00"
 
 
-def _write_patient(out: Path, settings: Settings, index: int, bank: SpeckleBank,
-                   taken: set[str]) -> tuple[list[list[object]], int]:
+def _write_patient(
+    out: Path, settings: Settings, index: int, bank: SpeckleBank, taken: set[str]
+) -> tuple[list[list[object]], int]:
     """Write one patient's files under ``out``; return annotation rows and frames written."""
     rng = np.random.default_rng([settings.seed, index])
     identity = make_identity(rng)
@@ -95,21 +109,30 @@ def _write_patient(out: Path, settings: Settings, index: int, bank: SpeckleBank,
     n_frames = 0
     acquired = identity.study_time
     for number, (label, plan) in enumerate(
-            _plan_patient(rng, settings.frames, layout.image_shape[1]), start=1):
+        _plan_patient(rng, settings.frames, layout.image_shape[1]), start=1
+    ):
         image, boxes = render(rng, plan, layout.image_shape, bank)
         frame_time = 1000.0 / rng.uniform(18, 47)
         acquired += timedelta(seconds=int(rng.integers(40, 300)))
-        series = Series(number=number, description=f"{label}", frame_time_ms=frame_time,
-                        comment=_comment(identity, label, bool(plan.masses)),
-                        acquired=acquired, probe_mhz=float(rng.choice([8.0, 10.0, 12.0])))
+        series = Series(
+            number=number,
+            description=f"{label}",
+            frame_time_ms=frame_time,
+            comment=_comment(identity, label, bool(plan.masses)),
+            acquired=acquired,
+            probe_mhz=float(rng.choice([8.0, 10.0, 12.0])),
+        )
         burned = _burned(layout, identity, series)
         frames = compose(layout, image, burned, colour if encoding in _COLOUR else None)
         name = f"{identity.folder}/{acquired:%Y%m%d}_{number:04d}.dcm"
         write_cine(out / name, frames, identity, series, layout, settings.seed, encoding)
         x0, y0 = layout.region[:2]
         for lesion_id, per_frame in boxes.items():
-            rows += [[name, t, lesion_id, b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0]
-                     for t, b in enumerate(per_frame) if b is not None]
+            rows += [
+                [name, t, lesion_id, b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0]
+                for t, b in enumerate(per_frame)
+                if b is not None
+            ]
         n_frames += len(frames)
     return rows, n_frames
 
@@ -124,11 +147,20 @@ def _comment(identity: Identity, label: str, has_mass: bool) -> str:
 
 
 def _burned(layout: Layout, identity: Identity, series: Series) -> np.ndarray:
-    lines = banner_lines(identity.ascii_name, identity.patient_id,
-                         f"{identity.birth_date:%Y%m%d}", f"{identity.study_time:%Y%m%d}",
-                         f"{identity.study_time:%H%M%S}", identity.institution)
-    preset = ["L12-5", f"{series.probe_mhz:g}MHz", f"D{layout.depth_cm:g}",
-              f"FR{round(1000 / series.frame_time_ms)}"]
+    lines = banner_lines(
+        identity.ascii_name,
+        identity.patient_id,
+        f"{identity.birth_date:%Y%m%d}",
+        f"{identity.study_time:%Y%m%d}",
+        f"{identity.study_time:%H%M%S}",
+        identity.institution,
+    )
+    preset = [
+        "L12-5",
+        f"{series.probe_mhz:g}MHz",
+        f"D{layout.depth_cm:g}",
+        f"FR{round(1000 / series.frame_time_ms)}",
+    ]
     return overlay(layout, lines, preset, focus_cm=layout.depth_cm * 0.5)
 
 
@@ -145,8 +177,9 @@ def simulate(out: str | Path, settings: Settings) -> dict[str, float]:
     start = time.perf_counter()
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        bank = SpeckleBank(np.random.default_rng([settings.seed, 0]),
-                           (settings.rows, settings.columns))
+        bank = SpeckleBank(
+            np.random.default_rng([settings.seed, 0]), (settings.rows, settings.columns)
+        )
         rows: list[list[object]] = []
         taken: set[str] = set()
         n_frames = n_files = 0
@@ -161,5 +194,10 @@ def simulate(out: str | Path, settings: Settings) -> dict[str, float]:
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"patients": settings.patients, "sequences": n_files, "frames": n_frames,
-            "boxes": len(rows), "seconds": time.perf_counter() - start}
+    return {
+        "patients": settings.patients,
+        "sequences": n_files,
+        "frames": n_frames,
+        "boxes": len(rows),
+        "seconds": time.perf_counter() - start,
+    }

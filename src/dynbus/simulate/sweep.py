@@ -46,17 +46,21 @@ def survey(rng: np.random.Generator, n_frames: int) -> SweepPlan:
     return SweepPlan(n_frames, rng.uniform(1.0, 2.5), 0.0)
 
 
-def render(rng: np.random.Generator, plan: SweepPlan, shape: tuple[int, int],
-           bank: SpeckleBank) -> tuple[np.ndarray, dict[int, list[Box | None]]]:
+def render(
+    rng: np.random.Generator, plan: SweepPlan, shape: tuple[int, int], bank: SpeckleBank
+) -> tuple[np.ndarray, dict[int, list[Box | None]]]:
     """Frames (T, H, W) uint8 of the image area and, per lesion id, its box in every frame."""
     height, width = shape
     z = plan.z
     coarse = np.arange(TISSUE_STEP / 2 - 0.5, height, TISSUE_STEP)
     grid = Grid(z, coarse, np.arange(TISSUE_STEP / 2 - 0.5, width, TISSUE_STEP))
     sampled = build_tissue(rng, grid, plan.dz, height)
-    tissue = Tissue(upsample(sampled.reflect, height, width),
-                    upsample(sampled.atten, height, width), sampled.gland_top,
-                    sampled.gland_bottom)
+    tissue = Tissue(
+        upsample(sampled.reflect, height, width),
+        upsample(sampled.atten, height, width),
+        sampled.gland_top,
+        sampled.gland_bottom,
+    )
     boxes: dict[int, list[Box | None]] = {}
     for (lesion_id, mass), lateral in zip(plan.masses, plan.lateral, strict=True):
         low = tissue.gland_top + mass.b * 0.4
@@ -66,7 +70,12 @@ def render(rng: np.random.Generator, plan: SweepPlan, shape: tuple[int, int],
         boxes[lesion_id] = render_mass(rng, placed, z, tissue, BEAM_HALF_THICKNESS)
     rho = float(np.clip(np.exp(-plan.dz / rng.uniform(3.0, 6.0)), 0.3, 0.9))
     speckle = bank.cine(rng, plan.n_frames, shape, rho)
-    image = bmode(tissue, speckle, white_db=rng.uniform(14, 19),
-                  dynamic_range_db=rng.uniform(45, 55), speckle_power=rng.uniform(0.7, 0.9),
-                  focus_px=height * rng.uniform(0.35, 0.6))
+    image = bmode(
+        tissue,
+        speckle,
+        white_db=rng.uniform(14, 19),
+        dynamic_range_db=rng.uniform(45, 55),
+        speckle_power=rng.uniform(0.7, 0.9),
+        focus_px=height * rng.uniform(0.35, 0.6),
+    )
     return image, boxes
