@@ -38,7 +38,7 @@ from dynbus.evaluation.sweep import (
 )
 from dynbus.evaluation.tracking import track_labels
 from dynbus.evaluation.video_metrics import video_metrics, write_table
-from dynbus.evaluation.videos import Video, load_videos
+from dynbus.evaluation.videos import Video, add_video_arguments, load_videos
 
 ORDERS = ("threshold_then_group", "group_then_threshold")
 SCORES = ("max", "mean", "sum")
@@ -285,15 +285,7 @@ def ablation_table(sens: pd.DataFrame, video: pd.DataFrame) -> pd.DataFrame:
 def get_args_parser() -> argparse.ArgumentParser:
     """Command-line options of ``dynbus ablation``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--detections", required=True, help="detections CSV of one split")
-    parser.add_argument("--annotations", required=True, help="results/annotations.csv")
-    parser.add_argument("--manifest", required=True, help="results/splits.csv")
-    parser.add_argument("--split", default=None, help="evaluate only this split of the manifest")
-    parser.add_argument(
-        "--frames",
-        default=None,
-        help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)",
-    )
+    add_video_arguments(parser)
     parser.add_argument("--out", required=True, help="sensitivity CSV to write")
     parser.add_argument("--video-out", required=True, help="video-metrics CSV to write")
     parser.add_argument("--table", required=True, help="table to write (.csv and .md)")

@@ -24,7 +24,7 @@ from dynbus.evaluation import stats
 from dynbus.evaluation.fp_chains import fp_chain_counts
 from dynbus.evaluation.frame_ap import area_ap, at_recall, frame_ranks, match, recall_precision
 from dynbus.evaluation.sweep import threshold_grid
-from dynbus.evaluation.videos import Video, load_videos
+from dynbus.evaluation.videos import Video, add_video_arguments, load_videos
 
 AP_IOUS = np.round(np.arange(0.5, 0.951, 0.05), 2)
 RECALLS = np.array([0.7, 0.8, 0.9])
@@ -43,15 +43,7 @@ LABELS = {
 def get_args_parser() -> argparse.ArgumentParser:
     """Command-line options of ``dynbus video-metrics``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--detections", required=True, help="detections CSV of one split")
-    parser.add_argument("--annotations", required=True, help="results/annotations.csv")
-    parser.add_argument("--manifest", required=True, help="results/splits.csv")
-    parser.add_argument("--split", default=None, help="evaluate only this split of the manifest")
-    parser.add_argument(
-        "--frames",
-        default=None,
-        help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)",
-    )
+    add_video_arguments(parser)
     parser.add_argument("--out", required=True, help="metrics CSV to write")
     parser.add_argument("--table", default=None, help="also write this table (.csv and .md)")
     study_config.add_config_argument(parser)

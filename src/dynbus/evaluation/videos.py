@@ -7,6 +7,7 @@ box centres inside them), the number of frames and the frame time (FPs per minut
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -72,6 +73,20 @@ class Video:
                 overlap=data.overlap[index],
             ),
         )
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """The inputs of the video stages (``video-metrics``, ``ablation``): one split's detections,
+    the annotations, the split manifest and the frames folder (frame times)."""
+    parser.add_argument("--detections", required=True, help="detections CSV of one split")
+    parser.add_argument("--annotations", required=True, help="results/annotations.csv")
+    parser.add_argument("--manifest", required=True, help="results/splits.csv")
+    parser.add_argument("--split", default=None, help="evaluate only this split of the manifest")
+    parser.add_argument(
+        "--frames",
+        default=None,
+        help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)",
+    )
 
 
 def load_videos(
