@@ -233,7 +233,7 @@ def dicom_study(root: Path) -> Path:
         deid = root / "deid" / f"{seq}.dcm"
         files = [str(root / "raw" / f) for f in rows.sort_values("position")["file"]]
         assert dynbus(["deidentify", *files, str(deid), "--key", key]) == 0
-        assert dynbus(["frames", str(deid), str(root / "frames" / seq), "--workers", "1"]) == 0
+        assert dynbus(["frames", str(deid), str(root / "frames" / seq), "--threads", "1"]) == 0
     annotations = ["annotations", str(root / "raw" / "annotations.csv")]
     annotations += ["--private-manifest", str(private), "--manifest", str(root / "manifest.csv")]
     annotations += ["--out", str(root / "annotations.csv"), "--report", str(root / "bad.csv")]

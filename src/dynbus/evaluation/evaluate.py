@@ -12,13 +12,14 @@ Same inputs and seeds give byte-identical files.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dynbus import config as study_config
-from dynbus.atomic import atomic_dir, write_csv, write_json
+from dynbus.atomic import write_csv, write_json
 from dynbus.evaluation import stats
 from dynbus.evaluation.fusion import FusionSettings
 from dynbus.evaluation.inputs import load_sequences
@@ -54,7 +55,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--annotations", required=True, help="results/annotations.csv")
     parser.add_argument("--manifest", required=True, help="results/splits.csv")
     parser.add_argument("--split", default=None, help="evaluate only this split of the manifest")
-    parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    parser.add_argument(
+        "--out", required=True, help="output directory (each file written atomically)"
+    )
     study_config.add_config_argument(parser)
     return parser
 
@@ -249,7 +252,8 @@ def main(args: argparse.Namespace) -> None:
             "n_patients": len({s.patient_id for s in seqs}),
         }
     )
-    with atomic_dir(args.out) as out:
-        for stem, table in tables.items():
-            write_csv(out / f"{stem}.csv", table)
-        write_json(out / "settings.json", settings)
+    out = Path(args.out)  # shared with the video-metrics and ablation stages: files, not the folder
+    out.mkdir(parents=True, exist_ok=True)
+    for stem, table in tables.items():
+        write_csv(out / f"{stem}.csv", table)
+    write_json(out / "settings.json", settings)

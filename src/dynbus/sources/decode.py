@@ -8,7 +8,6 @@ frames carry no ultrasound regions, so ``deid.fallback_box`` is the kept area) a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from dynbus.deid.pixels import Box, clean_pixel_data
+from dynbus.deid.deidentify import clean_pixels
 from dynbus.errors import DynbusError, InputFileError
 from dynbus.frames import write_frame_folder
 from dynbus.sources.video import decode_gray
@@ -62,11 +61,11 @@ def load_frames(raw_dir: Path, frames: dict[str, Any], workers: int) -> np.ndarr
     return np.stack([decoded[index] for index in indices])
 
 
-def clean_frames(
-    frames: np.ndarray, fallback_box: Sequence[int] | None
-) -> tuple[np.ndarray, list[Box], str]:
-    """Blank burned-in text with ``dynbus.deid.pixels.clean_pixel_data``: the frames are wrapped
-    in an 8-bit MONOCHROME2 dataset so that DICOM and imported frames get one cleaning."""
+def clean_frames(frames: np.ndarray, deid: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Blank outside the kept area and burned-in text inside it with the DICOM path's
+    ``dynbus.deid.deidentify.clean_pixels`` (config section ``deid``): the frames are wrapped in
+    an 8-bit MONOCHROME2 dataset so that DICOM and imported frames get one cleaning. Returns the
+    cleaned frames and the pixel audit record."""
     n, rows, columns = frames.shape
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
@@ -75,12 +74,12 @@ def clean_frames(
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
     ds.PixelData = np.ascontiguousarray(frames).tobytes()
-    boxes, source = clean_pixel_data(ds, fallback_box)
-    return ds.pixel_array.reshape(n, rows, columns), boxes, source
+    record, _ = clean_pixels(ds, deid)
+    return ds.pixel_array.reshape(n, rows, columns), record
 
 
 def prepare_sequence(
-    spec: dict[str, Any], fallback_box: Sequence[int] | None, workers: int
+    spec: dict[str, Any], deid: dict[str, Any], workers: int
 ) -> tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
     """Decode, check and clean one sequence described by ``spec`` (from ``dynbus import``);
     return the cleaned frames, their meta.json and the pixel audit record."""
@@ -96,7 +95,7 @@ def prepare_sequence(
             "columns): corrupt or changed since dynbus import",
         )
     try:
-        cleaned, boxes, source = clean_frames(frames, fallback_box)
+        cleaned, audit = clean_frames(frames, deid)
     except DynbusError as error:
         raise DynbusError(f"{name}: {error}") from error
     meta = {
@@ -104,9 +103,9 @@ def prepare_sequence(
         "rows": spec["rows"],
         "columns": spec["columns"],
         "frame_time_ms": spec["frame_time_ms"],
-        "regions": [list(box) for box in boxes],
+        "regions": [list(box) for box in audit["regions"]],
     }
-    return cleaned, meta, {"action": "blanked outside regions", "regions": boxes, "source": source}
+    return cleaned, meta, audit
 
 
 def write_sequence(outdir: Path, cleaned: np.ndarray, meta: dict[str, Any], workers: int) -> None:
@@ -116,9 +115,9 @@ def write_sequence(outdir: Path, cleaned: np.ndarray, meta: dict[str, Any], work
 
 
 def import_sequence(
-    spec: dict[str, Any], outdir: Path, fallback_box: Sequence[int] | None, workers: int
+    spec: dict[str, Any], outdir: Path, deid: dict[str, Any], workers: int
 ) -> dict[str, Any]:
     """Decode, check, clean and write one sequence; return the pixel audit record."""
-    cleaned, meta, audit = prepare_sequence(spec, fallback_box, workers)
+    cleaned, meta, audit = prepare_sequence(spec, deid, workers)
     write_sequence(outdir, cleaned, meta, workers)
     return audit

@@ -31,11 +31,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> None:
     """Write the frames of one imported sequence."""
-    fallback_box = study_config.load(args.config)["deid"]["fallback_box"]
+    deid = study_config.load(args.config)["deid"]
     try:
         spec = json.loads(args.spec.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
         raise InputFileError(args.spec, f"unreadable decoding spec ({error})") from error
-    audit = import_sequence(spec, args.outdir, fallback_box, args.workers)
+    audit = import_sequence(spec, args.outdir, deid, args.workers)
     if args.audit is not None:
         write_json(args.audit, {"pixels": audit})

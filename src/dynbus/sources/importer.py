@@ -101,7 +101,7 @@ def write_all_frames(
     specs: dict[str, dict[str, Any]],
     frames_dir: Path,
     audit_dir: Path | None,
-    fallback_box: list[int],
+    deid: dict[str, Any],
     workers: int,
 ) -> None:
     """Every sequence's frames (and audit); the next sequence decodes while this one is written."""
@@ -111,7 +111,7 @@ def write_all_frames(
         def load(position: int) -> Future | None:
             if position >= len(ids):
                 return None
-            return loader.submit(prepare_sequence, specs[ids[position]], fallback_box, workers)
+            return loader.submit(prepare_sequence, specs[ids[position]], deid, workers)
 
         pending = load(0)
         for position, sequence_id in enumerate(ids):
@@ -151,8 +151,7 @@ def main(args: argparse.Namespace) -> None:
     """Scan the raw folder, write manifests, boxes and specs (and frames with ``--frames``)."""
     cfg = study_config.load(args.config)
     fmt = args.format or cfg["source"]["format"]
-    fallback_box = cfg["deid"]["fallback_box"]
-    if fallback_box is None:
+    if cfg["deid"]["fallback_box"] is None:
         raise DynbusError(
             "imported frames have no ultrasound regions: set deid.fallback_box to the image "
             "area to keep ([0, 0, 100000, 100000] keeps whole frames that carry no text)"
@@ -171,7 +170,7 @@ def main(args: argparse.Namespace) -> None:
         write_csv(args.skipped, skipped[["file_id", "problem"]])
     write_csv(args.out, public)
     if args.frames is not None:
-        write_all_frames(specs, args.frames, args.audit_dir, fallback_box, args.workers)
+        write_all_frames(specs, args.frames, args.audit_dir, cfg["deid"], args.workers)
     print(
         f"{len(public)} {fmt} sequences of {public['patient_id'].nunique()} patients, "
         f"{len(scan.boxes)} boxes; {len(skipped)} inputs skipped"
