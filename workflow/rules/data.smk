@@ -61,11 +61,9 @@ def check_data_paths():
                 "annotations point elsewhere: set simulate.enabled: false to analyse your own data"
             )
         return
-    for name, path in [
-        ("raw_dir", RAW),
-        ("annotations", RAW_ANNOTATIONS),
-        ("linkage.key", KEY),
-    ]:
+    user_paths = [("raw_dir", RAW), ("linkage.key", KEY)]
+    user_paths += [("annotations", RAW_ANNOTATIONS)] if USES_ANNOTATIONS else []
+    for name, path in user_paths:
         for folder in OUTPUT_FOLDERS:
             if _inside(path, folder):
                 _refuse(
