@@ -31,9 +31,9 @@ TRAIN_CONFIG = {
 
 @pytest.fixture(scope="module")
 def study(tiny_runs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first tiny run, its config changed to TRAIN_CONFIG (train must run again)."""
+    """The demo tiny run, its config changed to TRAIN_CONFIG (train must run again)."""
     base = tmp_path_factory.mktemp("resume") / "study"
-    shutil.copytree(tiny_runs[0], base, symlinks=True)
+    shutil.copytree(tiny_runs[1], base, symlinks=True)  # the demo run: config.yaml inside
     config = yaml.safe_load((base / "config.yaml").read_text())
     for section, values in TRAIN_CONFIG.items():
         config[section].update(values)
