@@ -38,7 +38,7 @@ from dynbus.evaluation.sweep import (
 )
 from dynbus.evaluation.tracking import track_labels
 from dynbus.evaluation.video_metrics import video_metrics, write_table
-from dynbus.evaluation.videos import Video, add_video_arguments, load_videos
+from dynbus.evaluation.videos import Video, add_video_arguments, videos_from_args
 
 ORDERS = ("threshold_then_group", "group_then_threshold")
 SCORES = ("max", "mean", "sum")
@@ -296,15 +296,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     """Run every fusion variant on one split; write the CSVs and the table."""
     config = study_config.load(args.config)
-    videos, _ = load_videos(
-        args.detections,
-        args.annotations,
-        args.manifest,
-        args.split,
-        args.frames,
-        config["single_frame"]["pick"],
-        config["single_frame"]["seed"],
-    )
+    videos, _ = videos_from_args(args, config)
     result = ablation(videos, config)
     write_csv(args.out, result["sensitivity"])
     write_csv(args.video_out, result["video"])

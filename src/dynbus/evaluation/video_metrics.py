@@ -24,7 +24,7 @@ from dynbus.evaluation import stats
 from dynbus.evaluation.fp_chains import fp_chain_counts
 from dynbus.evaluation.frame_ap import area_ap, at_recall, frame_ranks, match, recall_precision
 from dynbus.evaluation.sweep import threshold_grid
-from dynbus.evaluation.videos import Video, add_video_arguments, load_videos
+from dynbus.evaluation.videos import Video, add_video_arguments, videos_from_args
 
 AP_IOUS = np.round(np.arange(0.5, 0.951, 0.05), 2)
 RECALLS = np.array([0.7, 0.8, 0.9])
@@ -232,15 +232,7 @@ def write_table(table: pd.DataFrame, stem: str | Path, title: str) -> None:
 def main(args: argparse.Namespace) -> None:
     """Compute the video metrics of one split; write the CSV (and the table)."""
     config = study_config.load(args.config)
-    videos, assumed = load_videos(
-        args.detections,
-        args.annotations,
-        args.manifest,
-        args.split,
-        args.frames,
-        config["single_frame"]["pick"],
-        config["single_frame"]["seed"],
-    )
+    videos, assumed = videos_from_args(args, config)
     ev = config["evaluate"]
     metrics = video_metrics(videos, ev["bootstrap"], ev["seed"], ev["max_thresholds"])
     write_csv(args.out, metrics)

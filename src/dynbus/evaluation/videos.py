@@ -11,6 +11,7 @@ import argparse
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,20 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         "--frames",
         default=None,
         help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)",
+    )
+
+
+def videos_from_args(args: argparse.Namespace, config: dict[str, Any]) -> tuple[list[Video], int]:
+    """``load_videos`` on the inputs of ``add_video_arguments`` and the single-frame config."""
+    pick = config["single_frame"]
+    return load_videos(
+        args.detections,
+        args.annotations,
+        args.manifest,
+        args.split,
+        args.frames,
+        pick["pick"],
+        pick["seed"],
     )
 
 
