@@ -97,3 +97,21 @@ TINY_CONFIG = {
     "train": {"epochs": 2, "batch_size": 4, "warmup_iters": 2, "workers": 0, "lr": 0.0005},
     "infer": {"batch_size": 8, "workers": 0, "score_floor": 0.0},
 }
+
+
+def train_argv(data: DetectorInputs, out: Path, config: str, *extra: str) -> list[str]:
+    """``dynbus train`` arguments on the tiny inputs, writing into ``out``."""
+    return [
+        "train",
+        "--frames",
+        str(data.frames),
+        "--annotations",
+        str(data.annotations),
+        "--splits",
+        str(data.splits),
+        "--out",
+        str(out),
+        "--config",
+        config,
+        *extra,
+    ]

@@ -21,6 +21,7 @@ from dynbus import cli
 from dynbus.detector import infer, resume, train
 from dynbus.detector.timelimit import TimeLimit
 from dynbus.errors import InputFileError
+from tests import detector_fixtures
 from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, write_inputs
 
 CONFIG = json.dumps(TINY_CONFIG)
@@ -28,20 +29,7 @@ TIME_COLUMNS = ["images_per_s", "train_s", "time_s"]
 
 
 def train_argv(data: DetectorInputs, out: Path, *extra: str) -> list[str]:
-    return [
-        "train",
-        "--frames",
-        str(data.frames),
-        "--annotations",
-        str(data.annotations),
-        "--splits",
-        str(data.splits),
-        "--out",
-        str(out),
-        "--config",
-        CONFIG,
-        *extra,
-    ]
+    return detector_fixtures.train_argv(data, out, CONFIG, *extra)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from dynbus.environment import REPRODUCIBILITY_ENV
-from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, write_inputs
+from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, train_argv, write_inputs
 
 SMALLER = {
     "ATEN_CPU_CAPABILITY": "default",
@@ -64,19 +64,7 @@ def _train(data: DetectorInputs, out: Path, env: dict[str, str], cpu_isa: str) -
             sys.executable,
             "-m",
             "dynbus",
-            "train",
-            "--frames",
-            str(data.frames),
-            "--annotations",
-            str(data.annotations),
-            "--splits",
-            str(data.splits),
-            "--out",
-            str(out),
-            "--config",
-            json.dumps(config),
-            "--device",
-            "cpu",
+            *train_argv(data, out, json.dumps(config), "--device", "cpu"),
         ],
         env={**base, **env},
         check=True,
