@@ -23,7 +23,12 @@ ANNOTATIONS_LINK = (
 USES_ANNOTATIONS = config["source"]["format"] == "dicom" or (
     config["source"]["format"] == "video" and not config["source"]["coco_json"]
 )
+# Folders the manifest rebuilds whole (atomic_dir) beside the private manifest, its declared output:
+# pseudonymous links to the raw files (DICOM) and per-sequence decoding specs (other formats).
+# Neither is a directory() output, since Snakemake would write a group-readable
+# .snakemake_timestamp into it after the job, past umask 077 and any onsuccess handler.
 LINKS = f"{LINKAGE}/raw"
+SOURCE_SPECS = f"{LINKAGE}/sources"
 # Shell prefix of the rules that write into linkage.dir (their logs, links, private tables): files
 # 0600, folders 0700 as they are made. (secure_linkage also runs at start and, when this workflow
 # is the main one, at the end; a workflow that uses dynbus as a module skips onsuccess/onerror.)

@@ -16,7 +16,6 @@ checkpoint manifest:
         public="results/manifest.csv",
         skipped="results/reports/skipped_inputs.csv",
         boxes=f"{LINKAGE}/imported_annotations.csv",
-        specs=directory(f"{LINKAGE}/sources"),
     log:
         f"{LINKAGE}/logs/import.log",
     benchmark:
@@ -25,6 +24,7 @@ checkpoint manifest:
         "../../envs/dicom.yaml"
     params:
         key=KEY,
+        specs=SOURCE_SPECS,
         annotations=(
             f"--annotations {shlex.quote(ANNOTATIONS_LINK)}"
             if USES_ANNOTATIONS
@@ -36,12 +36,12 @@ checkpoint manifest:
         f"{PRIVATE_SHELL}"
         "dynbus import {input.raw:q} --key {params.key:q} --private {output.private:q}"
         " --out {output.public:q} --skipped {output.skipped:q} --boxes {output.boxes:q}"
-        " --specs {output.specs:q} {params.annotations} --config {params.cfg:q} > {log:q} 2>&1"
+        " --specs {params.specs:q} {params.annotations} --config {params.cfg:q} > {log:q} 2>&1"
 
 
 rule frames:
     input:
-        f"{LINKAGE}/sources",
+        f"{LINKAGE}/manifest.csv",
     output:
         frames=directory("results/frames/{seq}"),
         audit="results/audit/{seq}.json",
@@ -54,7 +54,7 @@ rule frames:
     conda:
         "../../envs/dicom.yaml"
     params:
-        spec=f"{LINKAGE}/sources/{{seq}}.json",
+        spec=f"{SOURCE_SPECS}/{{seq}}.json",
         cfg=stage_config("deid"),
     shell:
         f"{PRIVATE_SHELL}"

@@ -8,7 +8,6 @@ checkpoint manifest:
         unpack(manifest_input),
     output:
         private=f"{LINKAGE}/manifest.csv",
-        links=directory(LINKS),
         public="results/manifest.csv",
         skipped="results/reports/skipped_inputs.csv",
     log:
@@ -19,12 +18,13 @@ checkpoint manifest:
         "../../envs/dicom.yaml"
     params:
         key=KEY,
+        links=LINKS,
         raw_tree=raw_tree_digest,
         cfg=stage_config("on_bad_input", "deid"),
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus manifest {input.raw:q} --key {params.key:q} --private {output.private:q}"
-        " --links {output.links:q} --out {output.public:q} --skipped {output.skipped:q}"
+        " --links {params.links:q} --out {output.public:q} --skipped {output.skipped:q}"
         " --config {params.cfg:q}"
         " > {log:q} 2>&1"
 
