@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +13,7 @@ import yaml
 from PIL import Image
 
 from dynbus.cli import main as dynbus
+from dynbus.sources.video import frame_gray
 from tests.conftest import ROOT, run_workflow
 from tests.source_exporters import (
     dicom_study,
@@ -150,6 +152,21 @@ def test_video_round_trip_ffv1(reference: Path, tmp_path: Path) -> None:
         == 0
     )
     assert_same_contract(reference, tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "pixel_format",
+    ["yuv420p", "yuv422p", "yuv444p", "nv12", "yuvj420p", "yuvj444p", "gray", "rgb24"],
+)
+def test_frame_gray_equals_ffmpeg_gray_conversion(pixel_format: str) -> None:
+    rng = np.random.default_rng(0)
+    frame = av.VideoFrame(65, 33, pixel_format)  # odd sizes: padded rows, odd chroma
+    for plane in frame.planes:
+        buffer = np.frombuffer(plane, np.uint8)
+        buffer[:] = rng.integers(0, 256, buffer.size)
+    gray = frame_gray(frame)
+    assert gray.shape == (33, 65) and gray.dtype == np.uint8
+    np.testing.assert_array_equal(gray, frame.to_ndarray(format="gray"))
 
 
 def test_video_round_trip_mp4_with_coco_json(reference: Path, tmp_path: Path) -> None:

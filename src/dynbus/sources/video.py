@@ -60,6 +60,31 @@ def probe(path: Path) -> tuple[int, int, int, float | None]:
     return n_frames, rows, columns, (1000.0 / float(rate) if rate else None)
 
 
+# 8-bit pixel formats whose first plane is luma, by the range FFmpeg's gray conversion assumes for
+# them: limited (MPEG, 16-235) luma is stretched to full range, full-range (JPEG) luma kept as is.
+LIMITED_LUMA_FORMATS = frozenset(
+    {"yuv420p", "yuv422p", "yuv444p", "yuv440p", "yuv411p", "yuv410p", "nv12", "nv21"}
+)
+FULL_LUMA_FORMATS = frozenset({"yuvj420p", "yuvj422p", "yuvj444p", "yuvj440p", "gray"})
+LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+
+
+def frame_gray(frame: av.VideoFrame) -> np.ndarray:
+    """One decoded frame as 8-bit full-range gray, equal to ``frame.to_ndarray(format="gray")``.
+
+    For 8-bit YUV the luma plane is read directly (and limited range stretched by a table): this
+    skips swscale's conversion, a quarter of the decoding time of an H.264 video. Other formats
+    go through swscale.
+    """
+    name = frame.format.name
+    if name not in LIMITED_LUMA_FORMATS and name not in FULL_LUMA_FORMATS:
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8)[: frame.height * plane.line_size]
+    luma = rows.reshape(frame.height, plane.line_size)[:, : frame.width]
+    return LIMITED_TO_FULL[luma] if name in LIMITED_LUMA_FORMATS else luma.copy()
+
+
 def decode_gray(path: Path) -> Iterator[np.ndarray]:
     """The frames of a video as 8-bit gray images (luma, full range), in decoding order."""
     try:
@@ -67,7 +92,7 @@ def decode_gray(path: Path) -> Iterator[np.ndarray]:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format="gray")
+                yield frame_gray(frame)
     except av.FFmpegError as error:
         raise InputFileError(path, f"corrupt video ({error})") from error
 
