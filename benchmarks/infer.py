@@ -63,6 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="dynbus config (default: the demo)")
     parser.add_argument("--frames", type=int, default=96, help="frames in the split")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     args = parser.parse_args()
     config = load(args.config)
     shape = (config["model"]["min_size"], config["model"]["max_size"])
@@ -94,13 +95,15 @@ def main() -> None:
             str(root / "test.csv"),
             "--device",
             "cpu",
+            "--workers",
+            str(args.workers),
             "--config",
             json.dumps(config),
         ]
         pipeline = pipeline_rate(argv, len(dataset))
     print(
         f"model {config['model']['arch']}, frames {shape[0]}x{shape[1]}, batch "
-        f"{config['infer']['batch_size']}, workers {config['infer']['workers']}, "
+        f"{config['infer']['batch_size']}, workers {args.workers}, "
         f"torch threads {torch.get_num_threads()}, {len(dataset)} frames"
     )
     print(f"bare torchvision forward: {bare:6.2f} frames/s")

@@ -47,7 +47,7 @@ from dynbus.detector.optim import build_optimizer, build_scheduler  # noqa: E402
 from tests.detector_fixtures import write_inputs  # noqa: E402
 
 
-def pipeline_rate(config: dict, data, images: int) -> float:  # noqa: ANN001
+def pipeline_rate(config: dict, data, images: int, workers: int) -> float:  # noqa: ANN001
     """Images/s of ``train_one_epoch`` over the real DataLoader (after one warm-up epoch)."""
     train_cfg = config["train"]
     dataset = FrameDataset(
@@ -61,9 +61,9 @@ def pipeline_rate(config: dict, data, images: int) -> float:  # noqa: ANN001
         dataset,
         batch_size=train_cfg["batch_size"],
         sampler=sampler,
-        num_workers=train_cfg["workers"],
+        num_workers=workers,
         collate_fn=collate,
-        persistent_workers=train_cfg["workers"] > 0,
+        persistent_workers=workers > 0,
     )
     torch.manual_seed(0)
     model = build_model(config["model"])
@@ -142,7 +142,7 @@ def peak_rss_gib(config: dict, data, out: Path) -> tuple[float, float]:  # noqa:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, seconds
 
 
-def rates(config: dict, images: int, cpu_isa: str) -> dict[str, float]:
+def rates(config: dict, images: int, cpu_isa: str, workers: int) -> dict[str, float]:
     """Bare and pipeline images/s with ``reproducibility.cpu_isa`` = ``cpu_isa`` (fresh process)."""
     apply_settings({**config["reproducibility"], "cpu_isa": cpu_isa}, torch.device("cpu"))
     shape = (config["model"]["min_size"], config["model"]["max_size"])
@@ -150,7 +150,7 @@ def rates(config: dict, images: int, cpu_isa: str) -> dict[str, float]:
         data = _inputs(Path(tmp), images, shape)
         return {
             "bare": bare_rate(config, data, images),
-            "pipeline": pipeline_rate(config, data, images),
+            "pipeline": pipeline_rate(config, data, images, workers),
             "kernels": torch.backends.cpu.get_cpu_capability(),
         }
 
@@ -168,6 +168,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="dynbus config (default: the demo)")
     parser.add_argument("--images", type=int, default=48, help="images per timed pass")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     parser.add_argument(
         "--cpu-isa",
         choices=["avx2", "native"],
@@ -177,11 +178,12 @@ def main() -> None:
     args = parser.parse_args()
     config = load(args.config)
     if args.cpu_isa:
-        print(json.dumps(rates(config, args.images, args.cpu_isa)))
+        print(json.dumps(rates(config, args.images, args.cpu_isa, args.workers)))
         return
     measured = {}
     for cpu_isa in ("native", "avx2"):
         command = [sys.executable, __file__, "--images", str(args.images), "--cpu-isa", cpu_isa]
+        command += ["--workers", str(args.workers)]
         command += ["--config", args.config] if args.config else []
         child = subprocess.run(command, check=True, capture_output=True, text=True)
         measured[cpu_isa] = json.loads(child.stdout.splitlines()[-1])
@@ -191,7 +193,7 @@ def main() -> None:
         rss, seconds = peak_rss_gib(config, data, Path(tmp) / "model")
     print(
         f"model {config['model']['arch']}, frames {shape[0]}x{shape[1]}, batch "
-        f"{config['train']['batch_size']}, workers {config['train']['workers']}, "
+        f"{config['train']['batch_size']}, workers {args.workers}, "
         f"torch threads {config['reproducibility']['threads'] or torch.get_num_threads()}"
     )
     for cpu_isa, rate in measured.items():

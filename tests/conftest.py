@@ -23,8 +23,8 @@ TINY = {
     "simulate": {"patients": 8, "frames": [6, 8], "rows": 128, "columns": 160},
     "split": {"seed": 7, "fractions": {"train": 0.5, "val": 0.25, "test": 0.25}},
     "model": {"arch": "resnet18_fpn_slim", "min_size": 128, "max_size": 160},
-    "train": {"epochs": 1, "batch_size": 2, "warmup_iters": 2, "workers": 0},
-    "infer": {"batch_size": 4, "workers": 0},
+    "train": {"epochs": 1, "batch_size": 2, "warmup_iters": 2},
+    "infer": {"batch_size": 4},
     "evaluate": {"bootstrap": 20},
 }
 PLANTED_RAW_DIR = "WINTERBOTTOM^AGATHA_19570312"  # a patient's name as the raw folder's name

@@ -94,8 +94,8 @@ def _write(path: Path, header: list[str], rows: list[list]) -> None:
 
 TINY_CONFIG = {
     "model": {"arch": "resnet18_fpn_slim", "min_size": 64, "max_size": 80},
-    "train": {"epochs": 2, "batch_size": 4, "warmup_iters": 2, "workers": 0, "lr": 0.0005},
-    "infer": {"batch_size": 8, "workers": 0, "score_floor": 0.0},
+    "train": {"epochs": 2, "batch_size": 4, "warmup_iters": 2, "lr": 0.0005},
+    "infer": {"batch_size": 8, "score_floor": 0.0},
 }
 
 
@@ -113,5 +113,7 @@ def train_argv(data: DetectorInputs, out: Path, config: str, *extra: str) -> lis
         str(out),
         "--config",
         config,
+        "--workers",
+        "0",
         *extra,
     ]

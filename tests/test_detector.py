@@ -183,7 +183,9 @@ def test_inference_covers_every_frame_of_the_split(
         "--annotations",
         str(data.annotations),
         "--config",
-        json.dumps({"infer": {"workers": 0, "score_floor": 0.0}}),
+        json.dumps({"infer": {"score_floor": 0.0}}),
+        "--workers",
+        "0",
     ]
     assert cli.main(argv) == 0
     table = pd.read_csv(out, dtype={"sequence_id": str})
@@ -232,7 +234,9 @@ def test_score_floor_drops_low_boxes(data: DetectorInputs, trained: Path, tmp_pa
             "--out",
             str(out),
             "--config",
-            json.dumps({"infer": {"workers": 0, "score_floor": 0.3}}),
+            json.dumps({"infer": {"score_floor": 0.3}}),
+            "--workers",
+            "0",
         ]
     )
     infer.main(args)

@@ -36,7 +36,7 @@ rule train:
     shell:
         "dynbus train --frames {params.frames:q} --annotations {input.annotations:q}"
         " --splits {input.splits:q} --out {params.out:q} --config {params.cfg:q}"
-        " --auto-resume --threads {threads}${{SLURM_JOB_ID:+ --time-limit {resources.runtime}}}"
+        " --auto-resume --threads {threads} --workers {threads}${{SLURM_JOB_ID:+ --time-limit {resources.runtime}}}"
         " > {log:q} 2>&1"
 
 
@@ -68,5 +68,5 @@ rule infer:
     shell:
         "dynbus infer --model {input.model:q} --frames {params.frames:q} --splits {input.splits:q}"
         " --split {wildcards.split} --out {output.detections:q} --config {params.cfg:q}"
-        " --annotations {input.annotations:q}"
+        " --annotations {input.annotations:q} --workers {threads}"
         " > {log:q} 2>&1"

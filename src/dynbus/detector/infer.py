@@ -21,7 +21,7 @@ from .checkpoint import load_detector
 from .data import FrameDataset, collate, list_frames, read_annotations, split_sequences
 from .determinism import apply_settings
 from .engine import average_precision, predict
-from .runtime import add_device_argument, pick_device
+from .runtime import add_device_argument, add_workers_argument, pick_device
 
 COLUMNS = ["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"]
 
@@ -40,6 +40,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="optional annotations.csv: also print the frame-level AP@0.5",
     )
     add_device_argument(parser)
+    add_workers_argument(parser)
     add_config_argument(parser)
     return parser
 
@@ -76,7 +77,7 @@ def main(args: argparse.Namespace) -> None:
     loader = DataLoader(
         FrameDataset(refs, boxes),
         batch_size=infer_cfg["batch_size"],
-        num_workers=infer_cfg["workers"],
+        num_workers=args.workers,
         collate_fn=collate,
         pin_memory=device.type == "cuda",
     )

@@ -21,6 +21,18 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers N``: DataLoader processes decoding frames (the workflow passes the job's
+    threads). Results do not depend on it: each item's augmentation is seeded by itself."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="frame-decoding worker processes (0: in the main process; default 2)",
+    )
+
+
 def pick_device(name: str) -> torch.device:
     """Resolve ``--device``; asking for CUDA on a machine without it is an error."""
     if name == "auto":

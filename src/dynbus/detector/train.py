@@ -35,7 +35,7 @@ from .engine import evaluate, train_one_epoch
 from .model import build_model, load_weights
 from .optim import build_optimizer, build_scheduler
 from .plot import plot_training
-from .runtime import add_device_argument, pick_device, seed_everything
+from .runtime import add_device_argument, add_workers_argument, pick_device, seed_everything
 from .timelimit import TimeLimit
 
 
@@ -70,6 +70,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--threads", type=int, metavar="N", help="CPU threads of torch (default: torch's own)"
     )
     add_device_argument(parser)
+    add_workers_argument(parser)
     add_config_argument(parser)
     return parser
 
@@ -157,9 +158,8 @@ def main(args: argparse.Namespace) -> None:
     sampler = EpochSampler(
         train_set, train_cfg["negative_ratio"], train_cfg["seed"], train_cfg["frame_stride"]
     )
-    workers = train_cfg["workers"]
-    train_loader = _loader(train_set, train_cfg["batch_size"], workers, device, sampler)
-    val_loader = _loader(val_set, config["infer"]["batch_size"], workers, device)
+    train_loader = _loader(train_set, train_cfg["batch_size"], args.workers, device, sampler)
+    val_loader = _loader(val_set, config["infer"]["batch_size"], args.workers, device)
 
     model = build_model(config["model"])
     if config["model"]["weights"] != "none":
