@@ -244,7 +244,8 @@ def worst_page(index: pd.DataFrame, out: Path, title: str) -> str:
     body = "\n".join(parts)
     return (
         '<!DOCTYPE html>\n<html>\n<head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title></head>\n"
+        f"<title>{html.escape(title)}</title>\n"
+        "<style>video, img { width: 640px; max-width: 100%; }</style></head>\n"
         f'<body style="font: 14px sans-serif">\n{body}\n</body>\n</html>\n'
     )
 
