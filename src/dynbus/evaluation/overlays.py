@@ -16,6 +16,7 @@ import argparse
 import base64
 import functools
 import html
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,15 +94,14 @@ def outcome(video: Video, fusion: FusionSettings, threshold: float, hit_iou: flo
     members, labels, scores, overlap = fused_groups(seq, fusion, threshold)
     matched = greedy_match(scores, overlap, hit_iou)
     names = {FALSE_POSITIVE: "FP", DUPLICATE: "duplicate"}
-    frames = pd.Series(seq.frames[members]).groupby(labels).nunique()
-    hit = set(matched[matched >= 0].tolist())
+    group_frames = np.unique(np.c_[labels, seq.frames[members]], axis=0)[:, 0]
     return Outcome(
         members=members,
         labels=labels,
         kinds=[names.get(int(m), "TP") for m in matched],
         scores=scores,
-        fused=frames.reindex(range(len(scores)), fill_value=0).to_numpy() >= 2,
-        missed=np.array([k for k in range(len(seq.lesion_ids)) if k not in hit], np.int64),
+        fused=np.bincount(group_frames, minlength=len(scores)) >= 2,
+        missed=np.setdiff1d(np.arange(len(seq.lesion_ids)), matched[matched >= 0]),
     )
 
 
@@ -156,11 +156,13 @@ def legend() -> Image.Image:
     return strip
 
 
-def frames_of(video: Video, folder: Path, result: Outcome, threshold: float) -> list[Image.Image]:
-    """Every frame of the sequence, drawn (``render``)."""
+def frames_of(
+    video: Video, folder: Path, result: Outcome, threshold: float
+) -> Iterator[Image.Image]:
+    """Every frame of the sequence, drawn (``render``), one at a time."""
     seq_id = video.data.sequence_id
     counts = f"TP {result.count('TP')} FN {len(result.missed)} FP {result.count('FP')}"
-    images, size = [], None
+    size = None
     for frame in range(video.n_frames):
         path = folder / seq_id / f"{frame:06d}.png"
         image = load_frame(path)
@@ -168,8 +170,7 @@ def frames_of(video: Video, folder: Path, result: Outcome, threshold: float) -> 
             raise InputFileError(path, f"size {image.size} differs from the first frame's {size}")
         size = image.size
         header = f"{seq_id} frame {frame + 1}/{video.n_frames}  t {threshold:.3f}  {counts}"
-        images.append(render(image, video, result, frame, header))
-    return images
+        yield render(image, video, result, frame, header)
 
 
 def index_row(video: Video, result: Outcome, name: str, threshold: float) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def mp4_codec(candidates: tuple[str, ...] = MP4_CODECS) -> str | None:
     """The first codec of ``candidates`` that encodes a test frame into MP4, or None."""
     for name in candidates:
         try:
-            _encode_mp4(io.BytesIO(), [Image.new("RGB", (16, 16))], 10.0, name)
+            _encode_mp4(io.BytesIO(), Image.new("RGB", (16, 16)), [], 10.0, name)
         except (av.FFmpegError, ValueError):
             continue
         return name
@@ -51,35 +52,42 @@ def video_format(requested: str) -> str:
     return "gif"
 
 
-def write_video(path: str | Path, frames: Sequence[Image.Image], fps: float, fmt: str) -> None:
-    """Write ``frames`` (RGB, one even size for MP4) to ``path`` as ``fmt`` (``mp4``/``gif``)."""
+def write_video(path: str | Path, frames: Iterable[Image.Image], fps: float, fmt: str) -> None:
+    """Write ``frames`` (RGB, one even size for MP4; consumed one at a time) to ``path`` as
+    ``fmt`` (``mp4`` or ``gif``)."""
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise DynbusError(f"{path}: no frame to write")
     with atomic_path(path) as tmp:
         if fmt == "mp4":
             codec = mp4_codec()
             if codec is None:
                 raise DynbusError(f"no MP4 encoder in this PyAV/FFmpeg build (tried {MP4_CODECS})")
             with tmp.open("wb") as handle:
-                _encode_mp4(handle, frames, fps, codec)
+                _encode_mp4(handle, first, frames, fps, codec)
         else:
-            frames[0].save(
+            first.save(
                 tmp,
                 format="GIF",
                 save_all=True,
-                append_images=list(frames[1:]),
+                append_images=frames,
                 duration=max(round(1000 / fps), 20),
                 loop=0,
             )
 
 
-def _encode_mp4(handle: io.IOBase, frames: Sequence[Image.Image], fps: float, codec: str) -> None:
-    width, height = frames[0].size
+def _encode_mp4(
+    handle: io.IOBase, first: Image.Image, rest: Iterable[Image.Image], fps: float, codec: str
+) -> None:
+    width, height = first.size
     with av.open(handle, mode="w", format="mp4") as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.thread_count = 1
         stream.options = _OPTIONS.get(codec, {})
-        for image in frames:
+        for image in itertools.chain([first], rest):
             frame = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
