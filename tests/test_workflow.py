@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pydicom
 import yaml
 
-from tests.conftest import run_workflow
+from tests.conftest import PLANTED_RAW_DIR, run_workflow
 
 
 def test_whole_dag_writes_tables_plots_and_figures(tiny_runs):
@@ -25,6 +26,13 @@ def test_whole_dag_writes_tables_plots_and_figures(tiny_runs):
     assert (first / "results" / "detections" / "val.csv").is_file()
     for name in ["video_metrics.md", "ablation.md", "extended.csv"]:
         assert (first / "results" / "tables" / name).stat().st_size > 0
+    overlays = first / "results" / "overlays"
+    index = pd.read_csv(overlays / "index.csv")
+    splits = pd.read_csv(first / "results" / "splits.csv")
+    assert set(index["sequence_id"]) == set(splits.loc[splits["split"] == "test", "sequence_id"])
+    assert all((overlays / video).stat().st_size > 0 for video in index["video"])
+    text = (overlays / "index.csv").read_text() + (overlays / "worst.html").read_text()
+    assert not [name for name in PLANTED_RAW_DIR.replace("^", "_").split("_") if name in text]
 
 
 def test_same_seed_gives_byte_identical_tables(tiny_runs):

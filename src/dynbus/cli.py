@@ -40,6 +40,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "dynbus.evaluation.figures",
         "qualitative figure: TP / FP / FN boxes on test frames",
     ),
+    "overlays": (
+        "dynbus.evaluation.overlays",
+        "per test sequence, a video of ground truth, detections and fused groups",
+    ),
     "runinfo": ("dynbus.runinfo", "the run's resolved configuration and software versions"),
     "timings": ("dynbus.timings", "summarize the Snakemake benchmark files per rule"),
     "fingerprint": ("dynbus.fingerprint", "sha256 fingerprint of every stage's outputs"),

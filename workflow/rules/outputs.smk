@@ -42,6 +42,7 @@ def job_benchmarks(wildcards):
     ]
     jobs += [("video_metrics", rules.video_metrics.benchmark)]
     jobs += [("ablation", rules.ablation.benchmark)]
+    jobs += [("overlays", rules.overlays.benchmark)]
     return [(name, str(path)) for name, path in jobs]
 
 
@@ -60,6 +61,7 @@ def study_outputs(wildcards):
         *rules.figures.output,
         *rules.video_metrics.output,
         *rules.ablation.output,
+        *rules.overlays.output,
         *rules.run_info.output,
         *rules.timings.output,
         *rules.environment.output,

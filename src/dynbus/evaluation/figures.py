@@ -16,16 +16,24 @@ import pandas as pd
 from dynbus.atomic import atomic_path
 from dynbus.errors import InputFileError
 from dynbus.evaluation.boxes import iou_matrix
-from dynbus.evaluation.inputs import ANNOTATION_COLUMNS, BOX, DETECTION_COLUMNS, read_table
+from dynbus.evaluation.drawing import STYLE, draw_items, load_frame
+from dynbus.evaluation.inputs import (
+    ANNOTATION_COLUMNS,
+    BOX,
+    DETECTION_COLUMNS,
+    add_operating_point_arguments,
+    operating_threshold,
+    read_table,
+)
 from dynbus.evaluation.matching import DUPLICATE, FALSE_POSITIVE, greedy_match
 
-STYLE = {"TP": "#2ca02c", "FP": "#d62728", "FN": "#ffdd00", "duplicate": "#aaaaaa"}
+KINDS = ("TP", "FP", "FN", "duplicate")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     """Command-line options of ``dynbus figures``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
+    add_operating_point_arguments(parser)
     parser.add_argument(
         "--single-frames",
         required=True,
@@ -35,8 +43,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--annotations", required=True, help="results/annotations.csv")
     parser.add_argument("--frames", required=True, help="results/frames")
     parser.add_argument("--out", required=True, help="figure file (.png)")
-    parser.add_argument("--iou", type=float, default=0.2, help="hit IoU of the operating point")
-    parser.add_argument("--fp-rate", type=float, default=0.2, help="FP per sequence of the point")
     parser.add_argument("--examples", type=int, default=4, help="number of frames shown")
     return parser
 
@@ -73,22 +79,11 @@ def main(args: argparse.Namespace) -> None:
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.patches import Patch
 
-    for path in (args.counts, args.single_frames):
-        if not Path(path).is_file():
-            raise InputFileError(path, "file not found (run dynbus evaluate first)")
-    counts = pd.read_csv(args.counts)
-    point = counts[
-        ((counts["iou"] - args.iou).abs() < 1e-9)
-        & ((counts["fp_rate"] - args.fp_rate).abs() < 1e-9)
-        & (counts["method"] == "single")
-    ]
-    if point.empty:
-        raise InputFileError(
-            args.counts, f"no single row at IoU {args.iou:g}, FP rate {args.fp_rate:g}"
-        )
-    threshold = float(point["threshold"].iloc[0])
+    threshold = operating_threshold(args.counts, args.iou, args.fp_rate, "single")
+    if not Path(args.single_frames).is_file():
+        raise InputFileError(args.single_frames, "file not found (run dynbus evaluate first)")
     drawn = pd.read_csv(args.single_frames, dtype={"sequence_id": str})
     dets = read_table(args.detections, DETECTION_COLUMNS, ["frame", *BOX, "score"])
     anns = read_table(args.annotations, ANNOTATION_COLUMNS, ["frame", *BOX])
@@ -106,29 +101,15 @@ def main(args: argparse.Namespace) -> None:
         raise InputFileError(args.detections, "no frame with a detection or a lesion to show")
     fig = Figure(figsize=(3.2 * len(chosen), 3.4), dpi=120)
     for k, (seq, frame, items) in enumerate(chosen):
-        path = Path(args.frames) / seq / f"{frame:06d}.png"
-        if not path.is_file():
-            raise InputFileError(path, "frame image not found")
+        image = load_frame(Path(args.frames) / seq / f"{frame:06d}.png")
         ax = fig.add_subplot(1, len(chosen), k + 1)
-        ax.imshow(matplotlib.image.imread(path), cmap="gray")
-        for kind, (x1, y1, x2, y2) in items:
-            ax.add_patch(
-                Rectangle(
-                    (x1, y1),
-                    x2 - x1,
-                    y2 - y1,
-                    fill=False,
-                    linewidth=1.5,
-                    edgecolor=STYLE[kind],
-                    linestyle="--" if kind == "FN" else "-",
-                )
-            )
+        ax.imshow(draw_items(image, items, width=2))
         ax.set_title(f"{seq} frame {frame}", fontsize=8)
         ax.axis("off")
     fig.legend(
-        handles=[Patch(facecolor="none", edgecolor=c, label=k) for k, c in STYLE.items()],
+        handles=[Patch(facecolor="none", edgecolor=STYLE[k], label=k) for k in KINDS],
         loc="lower center",
-        ncol=len(STYLE),
+        ncol=len(KINDS),
         fontsize=8,
         frameon=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,25 @@ def _build(
             )
         )
     return result
+
+
+def add_operating_point_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--counts``, ``--iou`` and ``--fp-rate``: the operating point whose threshold is shown."""
+    parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
+    parser.add_argument("--iou", type=float, default=0.2, help="hit IoU of the operating point")
+    parser.add_argument("--fp-rate", type=float, default=0.2, help="FP per sequence of the point")
+
+
+def operating_threshold(counts: str | Path, iou: float, fp_rate: float, method: str) -> float:
+    """The score threshold of ``method`` at (``iou``, ``fp_rate``) in ``counts.csv``."""
+    if not Path(counts).is_file():
+        raise InputFileError(counts, "file not found (run dynbus evaluate first)")
+    table = read_csv_checked(counts, ["iou", "fp_rate", "method", "threshold"])
+    point = table[
+        ((table["iou"] - iou).abs() < 1e-9)
+        & ((table["fp_rate"] - fp_rate).abs() < 1e-9)
+        & (table["method"] == method)
+    ]
+    if point.empty:
+        raise InputFileError(counts, f"no {method} row at IoU {iou:g}, FP rate {fp_rate:g}")
+    return float(point["threshold"].iloc[0])

@@ -50,28 +50,36 @@ def detections(
     if method == "single":
         keep = (seq.frames == seq.drawn_frame) & (seq.scores >= threshold)
         return seq.scores[keep], seq.overlap[keep]
+    _, _, scores, overlap = fused_groups(seq, fusion, threshold)
+    return scores, overlap
+
+
+def fused_groups(
+    seq: SequenceData, fusion: FusionSettings, threshold: float = -np.inf
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The multi-frame groups at ``threshold``: ``(members, labels, scores, overlap)``.
+
+    ``members`` indexes the sequence's boxes kept, ``labels`` gives each one's group
+    (``0..G-1``, numbered by first member); ``scores`` and ``overlap`` (best IoU with each
+    lesion) are the groups'. ``fusion.order`` says whether ``threshold`` acts on box scores
+    before grouping or on group scores after.
+    """
     if fusion.order == "threshold_then_group":
-        keep = seq.scores >= threshold
-        scores, overlap = _groups(
-            seq.boxes[keep], seq.frames[keep], seq.scores[keep], seq.overlap[keep], fusion
-        )
-        return scores, overlap
-    scores, overlap = _groups(seq.boxes, seq.frames, seq.scores, seq.overlap, fusion)
-    keep = scores >= threshold
-    return scores[keep], overlap[keep]
+        members = np.flatnonzero(seq.scores >= threshold)
+        labels, scores = group(seq.boxes[members], seq.frames[members], seq.scores[members], fusion)
+        return members, labels, scores, _group_overlap(labels, seq.overlap[members], len(scores))
+    labels, scores = group(seq.boxes, seq.frames, seq.scores, fusion)
+    overlap = _group_overlap(labels, seq.overlap, len(scores))
+    kept = scores >= threshold
+    members = np.flatnonzero(kept[labels])
+    renumber = np.cumsum(kept) - 1
+    return members, renumber[labels[members]], scores[kept], overlap[kept]
 
 
-def _groups(
-    boxes: np.ndarray,
-    frames: np.ndarray,
-    scores: np.ndarray,
-    overlap: np.ndarray,
-    fusion: FusionSettings,
-) -> tuple[np.ndarray, np.ndarray]:
-    labels, group_scores = group(boxes, frames, scores, fusion)
-    best = np.zeros((len(group_scores), overlap.shape[1]))
+def _group_overlap(labels: np.ndarray, overlap: np.ndarray, n_groups: int) -> np.ndarray:
+    best = np.zeros((n_groups, overlap.shape[1]))
     np.maximum.at(best, labels, overlap)
-    return group_scores, best
+    return best
 
 
 def hits_at(

@@ -35,6 +35,7 @@ class Video:
     data: SequenceData
     gt_frames: np.ndarray  # (G,) frame of each annotated box
     gt_boxes: np.ndarray  # (G, 4)
+    gt_lesions: np.ndarray  # (G,) index into data.lesion_ids of each annotated box
     n_frames: int
     frame_time_ms: float
 
@@ -76,9 +77,10 @@ class Video:
         )
 
 
-def add_video_arguments(parser: argparse.ArgumentParser) -> None:
-    """The inputs of the video stages (``video-metrics``, ``ablation``): one split's detections,
-    the annotations, the split manifest and the frames folder (frame times)."""
+def add_video_arguments(parser: argparse.ArgumentParser, frames_required: bool = False) -> None:
+    """The inputs of the video stages (``video-metrics``, ``ablation``, ``overlays``): one
+    split's detections, the annotations, the split manifest and the frames folder (frame
+    times)."""
     parser.add_argument("--detections", required=True, help="detections CSV of one split")
     parser.add_argument("--annotations", required=True, help="results/annotations.csv")
     parser.add_argument("--manifest", required=True, help="results/splits.csv")
@@ -86,6 +88,7 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--frames",
         default=None,
+        required=frames_required,
         help="frames folder ({seq}/meta.json gives the frame time; else 30 fps)",
     )
 
@@ -128,6 +131,7 @@ def load_videos(
         rows = by_seq.get(seq.sequence_id)
         if rows is not None:
             rows = rows[rows["frame"] < n_frames[seq.sequence_id]]
+        lesion_index = {lesion: k for k, lesion in enumerate(seq.lesion_ids)}
         frame_time = _frame_time(frames, seq.sequence_id)
         assumed += frame_time is None
         videos.append(
@@ -137,6 +141,9 @@ def load_videos(
                 if rows is None
                 else rows["frame"].to_numpy(np.int64),
                 gt_boxes=np.zeros((0, 4)) if rows is None else rows[BOX].to_numpy(float),
+                gt_lesions=np.zeros(0, np.int64)
+                if rows is None
+                else rows["lesion_id"].map(lesion_index).to_numpy(np.int64),
                 n_frames=n_frames[seq.sequence_id],
                 frame_time_ms=1000 / DEFAULT_FPS if frame_time is None else frame_time,
             )
