@@ -35,6 +35,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tables", ("tables",)),
     ("plots", ("plots",)),
     ("figures", ("figures",)),
+    ("overlays", ("overlays",)),
 )
 _VOLATILE_ZIP_MEMBERS = {".data/serialization_id"}  # torch.save: a random id per save
 
