@@ -24,7 +24,6 @@ created owner-only (0600 / 0700).
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,12 +198,6 @@ def public_manifest(private: pd.DataFrame) -> pd.DataFrame:
     return public[PUBLIC_COLUMNS]
 
 
-def write_private(path: Path, frame: pd.DataFrame) -> None:
-    """Write a private (linkage) table, readable by its owner only."""
-    write_csv(path, frame)
-    os.chmod(path, 0o600)
-
-
 def find_problems(
     raw_dir: Path, key: bytes, fallback_box: Sequence[int] | None
 ) -> tuple[list[RawFile], pd.DataFrame]:
@@ -251,7 +244,8 @@ def build_manifest(
         raise DynbusError(f"{raw_dir}: raw folder not found")
     good, problems = find_problems(raw_dir, key, fallback_box)
     if record is not None:
-        write_private(record, problems[PROBLEM_COLUMNS])
+        with private_files():
+            write_csv(record, problems[PROBLEM_COLUMNS])
     fatal = problems[problems["fatal"]]
     if len(fatal) and on_bad_input == "error":
         first = fatal.iloc[0]
