@@ -26,44 +26,60 @@ def job_benchmarks(wildcards):
     for name in PER_SEQUENCE_RULES:
         pattern = getattr(rules, name).benchmark
         jobs += [(name, path) for path in expand(pattern, seq=sequence_ids())]
+    jobs += [("duplicates", rules.duplicates.benchmark)]
+    jobs += [("split", path) for path in per_fold(rules.split.benchmark)]
+    jobs += [("train", path) for path in per_fold(rules.train.benchmark)]
     jobs += [
-        ("duplicates", rules.duplicates.benchmark),
-        ("split", rules.split.benchmark),
+        ("infer", path)
+        for path in per_fold(rules.infer.benchmark, split=["val", "test"])
     ]
-    jobs += [("train", rules.train.benchmark)]
+    jobs += [("evaluate", path) for path in per_fold(rules.evaluate.benchmark)]
+    jobs += [("tables", path) for path in per_fold(rules.tables.benchmark)]
+    jobs += [("plots", path) for path in per_fold(rules.plots.benchmark, iou=HIT_IOU)]
+    jobs += [("figures", path) for path in per_fold(rules.figures.benchmark)]
+    jobs += [("run_info", rules.run_info.benchmark)]
     jobs += [
-        ("infer", path) for path in expand(rules.infer.benchmark, split=["val", "test"])
+        ("video_metrics", path) for path in per_fold(rules.video_metrics.benchmark)
     ]
-    jobs += [("evaluate", rules.evaluate.benchmark), ("tables", rules.tables.benchmark)]
-    jobs += [("plots", path) for path in expand(rules.plots.benchmark, iou=HIT_IOU)]
-    jobs += [
-        ("figures", rules.figures.benchmark),
-        ("run_info", rules.run_info.benchmark),
-    ]
-    jobs += [("video_metrics", rules.video_metrics.benchmark)]
-    jobs += [("ablation", rules.ablation.benchmark)]
+    jobs += [("ablation", path) for path in per_fold(rules.ablation.benchmark)]
+    if FOLDS > 1:
+        jobs += [
+            ("pool", rules.pool.benchmark),
+            ("pooled_tables", rules.pooled_tables.benchmark),
+        ]
+        jobs += [
+            ("pooled_plots", path)
+            for path in expand(rules.pooled_plots.benchmark, iou=HIT_IOU)
+        ]
     return [(name, str(path)) for name, path in jobs]
 
 
 def study_outputs(wildcards):
     """Every output of the study's jobs but the per-sequence ones."""
-    return [
+    outputs = [
         *rules.manifest.output,
         *rules.annotations.output,
         *rules.duplicates.output,
-        *rules.split.output,
-        *rules.train.output,
-        *expand(rules.infer.output, split=["val", "test"]),
-        *rules.evaluate.output,
-        *rules.tables.output,
-        *expand(rules.plots.output, iou=HIT_IOU),
-        *rules.figures.output,
-        *rules.video_metrics.output,
-        *rules.ablation.output,
+        *per_fold(rules.split.output),
+        *per_fold(rules.train.output),
+        *per_fold(rules.infer.output, split=["val", "test"]),
+        *per_fold(rules.evaluate.output),
+        *per_fold(rules.tables.output),
+        *per_fold(rules.plots.output, iou=HIT_IOU),
+        *per_fold(rules.figures.output),
+        *per_fold(rules.video_metrics.output),
+        *per_fold(rules.ablation.output),
         *rules.run_info.output,
         *rules.timings.output,
         *rules.environment.output,
     ]
+    if FOLDS > 1:
+        outputs += [
+            *rules.pool.output,
+            *rules.pooled_tables.output,
+            *expand(rules.pooled_plots.output, iou=HIT_IOU),
+        ]
+    return outputs
 
 
 def sequence_outputs(wildcards):
