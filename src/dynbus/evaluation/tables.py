@@ -159,7 +159,7 @@ def extended_table(stats: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     """McNemar P, Wilson and bootstrap CIs and each operating point's score threshold per
     IoU x FP rate, rounded for reading."""
     thresholds = counts.pivot_table(
-        index=["iou", "fp_rate"], columns="method", values="threshold"
+        index=["iou", "fp_rate"], columns="method", values="threshold", dropna=False
     ).reindex(pd.MultiIndex.from_frame(stats[["iou", "fp_rate"]]))
 
     def ci(prefix: str) -> pd.Series:
