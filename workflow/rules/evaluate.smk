@@ -1,6 +1,5 @@
 # Single- vs multi-frame evaluation on the test split (per fold), then the paper's tables, FROC
 # plots, figures.
-from snakemake.io import report as report_item  # `report(` opening a line is a directive here
 
 # The paper's tables (file stem -> hit IoU), as `dynbus tables` writes them.
 PAPER_TABLES = {"table1": 0.2, "table2": 0.5}
@@ -9,35 +8,6 @@ EXAMPLE_IOU = min(config["evaluate"]["hit_iou"])
 EXAMPLE_FP_RATE = sorted(config["evaluate"]["fp_rates"])[
     len(config["evaluate"]["fp_rates"]) // 2
 ]
-
-
-def table_files(folder, label):
-    """The files `dynbus tables` writes into ``folder``; ``label`` completes the report labels."""
-    return [
-        *[
-            report_item(
-                f"{folder}/{stem}.html",
-                caption="../report/tables.rst",
-                category="Tables",
-                labels=label({"table": f"Table {stem[-1]}", "IoU": f"{iou:g}"}),
-            )
-            for stem, iou in PAPER_TABLES.items()
-        ],
-        report_item(
-            f"{folder}/extended.html",
-            caption="../report/extended.rst",
-            category="Tables",
-            labels=label({"table": "extended statistics", "IoU": "all"}),
-        ),
-        *expand(
-            f"{folder}/{{stem}}.{{ext}}",
-            stem=PAPER_TABLES,
-            ext=["csv", "md", "tex"],
-            allow_missing=True,
-        ),
-        f"{folder}/extended.csv",
-        f"{folder}/extended.md",
-    ]
 
 
 rule evaluate:

@@ -4,6 +4,9 @@
 # deleted), Snakemake replaces a function that needs it by the checkpoint's first output only.
 import shlex
 
+# `report(` opening a line of Python code would be read as the report directive.
+from snakemake.io import report as report_item
+
 HIT_IOU = config["evaluate"]["hit_iou"]
 # The per-sequence rules: DICOM is de-identified, then split into frames; other inputs are
 # imported into frames in one step (import.smk).
@@ -88,3 +91,32 @@ def sequence_outputs(wildcards):
         path for name in PER_SEQUENCE_RULES for path in getattr(rules, name).output
     ]
     return expand(patterns, seq=sequence_ids())
+
+
+def table_files(folder, label):
+    """The files `dynbus tables` writes into ``folder``; ``label`` completes the report labels."""
+    return [
+        *[
+            report_item(
+                f"{folder}/{stem}.html",
+                caption="../report/tables.rst",
+                category="Tables",
+                labels=label({"table": f"Table {stem[-1]}", "IoU": f"{iou:g}"}),
+            )
+            for stem, iou in PAPER_TABLES.items()
+        ],
+        report_item(
+            f"{folder}/extended.html",
+            caption="../report/extended.rst",
+            category="Tables",
+            labels=label({"table": "extended statistics", "IoU": "all"}),
+        ),
+        *expand(
+            f"{folder}/{{stem}}.{{ext}}",
+            stem=PAPER_TABLES,
+            ext=["csv", "md", "tex"],
+            allow_missing=True,
+        ),
+        f"{folder}/extended.csv",
+        f"{folder}/extended.md",
+    ]

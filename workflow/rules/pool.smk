@@ -2,11 +2,6 @@
 # the paper's tables with pooled counts and the folds' mean ± SE, and the pooled FROC plots.
 
 
-def pooled_labels(labels):
-    """Report labels of a pooled table or plot."""
-    return {**labels, "fold": "pooled"}
-
-
 localrules:
     pool,
     pooled_tables,
