@@ -128,7 +128,7 @@ def main(args: argparse.Namespace) -> None:
     order = stats["fusion_order"].iloc[0] if len(stats) else "?"
     title = f"FROC, hit IoU ≥ {args.iou:g} (fusion: {order})"
     if folds:
-        title = f"FROC pooled over {len(folds)} folds, hit IoU ≥ {args.iou:g} (fusion: {order})"
+        title = f"FROC, {len(folds)} folds pooled, hit IoU ≥ {args.iou:g} ({order})"
     fig = plot_froc(bands, counts, args.iou, title, folds)
     for target in map(Path, args.out):
         with atomic_path(target) as tmp:
