@@ -34,6 +34,7 @@ STAGES: dict[str, tuple[str, str]] = {
         "the field's video metrics (AP50, R@16, FP@R) with bootstrap CIs",
     ),
     "ablation": ("dynbus.evaluation.ablation", "multi-frame fusion variants vs the paper's rule"),
+    "pool": ("dynbus.evaluation.pooling", "pool k-fold cross-validation results over the folds"),
     "tables": ("dynbus.evaluation.tables", "render the paper's Tables 1-2 from counts.csv"),
     "plots": ("dynbus.evaluation.plots", "FROC plots with bootstrap bands"),
     "figures": (

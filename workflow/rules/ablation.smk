@@ -1,23 +1,23 @@
-# The field's video metrics and the fusion ablation, on the test split's detections.
+# The field's video metrics and the fusion ablation, on the test split's detections (per fold).
 
 
 rule video_metrics:
     input:
-        detections="results/detections/test.csv",
+        detections=f"results/{FOLD}detections/test.csv",
         annotations="results/annotations.csv",
-        splits="results/splits.csv",
+        splits=f"results/{FOLD}splits.csv",
         frames=all_frames,
     output:
-        metrics="results/eval/video_metrics.csv",
+        metrics=f"results/{FOLD}eval/video_metrics.csv",
         table=report(
-            multiext("results/tables/video_metrics", ".csv", ".md"),
+            multiext(f"results/{FOLD}tables/video_metrics", ".csv", ".md"),
             caption="../report/video_metrics.rst",
             category="Tables",
         ),
     log:
-        "logs/video_metrics.log",
+        f"logs/{FOLD}video_metrics.log",
     benchmark:
-        "benchmarks/out/video_metrics.tsv"
+        f"benchmarks/out/{FOLD}video_metrics.tsv"
     conda:
         "../../envs/stats.yaml"
     params:
@@ -32,22 +32,22 @@ rule video_metrics:
 
 rule ablation:
     input:
-        detections="results/detections/test.csv",
+        detections=f"results/{FOLD}detections/test.csv",
         annotations="results/annotations.csv",
-        splits="results/splits.csv",
+        splits=f"results/{FOLD}splits.csv",
         frames=all_frames,
     output:
-        sensitivity="results/eval/ablation.csv",
-        video="results/eval/ablation_video.csv",
+        sensitivity=f"results/{FOLD}eval/ablation.csv",
+        video=f"results/{FOLD}eval/ablation_video.csv",
         table=report(
-            multiext("results/tables/ablation", ".csv", ".md"),
+            multiext(f"results/{FOLD}tables/ablation", ".csv", ".md"),
             caption="../report/ablation.rst",
             category="Tables",
         ),
     log:
-        "logs/ablation.log",
+        f"logs/{FOLD}ablation.log",
     benchmark:
-        "benchmarks/out/ablation.tsv"
+        f"benchmarks/out/{FOLD}ablation.tsv"
     conda:
         "../../envs/stats.yaml"
     params:

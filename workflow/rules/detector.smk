@@ -1,7 +1,7 @@
 # Faster R-CNN: training with best-epoch selection on val, then per-frame inference on val and test.
 
 
-# The training state goes to results/model/resume/ after every epoch. It is not an output, so
+# The training state goes to results/model/resume/ (each fold's model/resume/) after every epoch. It is not an output, so
 # Snakemake never deletes it: a re-run after a kill continues from the last finished epoch when
 # the config and inputs are the same (--auto-resume). On SLURM (SLURM_JOB_ID set), train stops
 # before the job's runtime runs out and exits 75; the SLURM profile re-submits it (see there).
@@ -9,19 +9,19 @@ rule train:
     input:
         frames=all_frames,
         annotations="results/annotations.csv",
-        splits="results/splits.csv",
+        splits=f"results/{FOLD}splits.csv",
     output:
-        model="results/model/detector.pt",
-        metrics="results/model/metrics.csv",
+        model=f"results/{FOLD}model/detector.pt",
+        metrics=f"results/{FOLD}model/metrics.csv",
         curve=report(
-            "results/model/training.png",
+            f"results/{FOLD}model/training.png",
             caption="../report/training.rst",
             category="Detector",
         ),
     log:
-        "logs/train.log",
+        f"logs/{FOLD}train.log",
     benchmark:
-        "benchmarks/out/train.tsv"
+        f"benchmarks/out/{FOLD}train.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 2
@@ -42,17 +42,17 @@ rule train:
 
 rule infer:
     input:
-        model="results/model/detector.pt",
+        model=f"results/{FOLD}model/detector.pt",
         frames=all_frames,
-        splits="results/splits.csv",
+        splits=f"results/{FOLD}splits.csv",
         annotations="results/annotations.csv",
     output:
-        detections="results/detections/{split}.csv",
-        coco="results/detections/{split}.coco.json",
+        detections=f"results/{FOLD}detections/{{split}}.csv",
+        coco=f"results/{FOLD}detections/{{split}}.coco.json",
     log:
-        "logs/infer/{split}.log",
+        f"logs/{FOLD}infer/{{split}}.log",
     benchmark:
-        "benchmarks/out/infer/{split}.tsv"
+        f"benchmarks/out/{FOLD}infer/{{split}}.tsv"
     wildcard_constraints:
         split="val|test",
     conda:

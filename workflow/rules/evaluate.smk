@@ -1,4 +1,5 @@
-# Single- vs multi-frame evaluation on the test split, then the paper's tables, FROC plots, figures.
+# Single- vs multi-frame evaluation on the test split (per fold), then the paper's tables, FROC
+# plots, figures.
 
 # The paper's tables (file stem -> hit IoU), as `dynbus tables` writes them.
 PAPER_TABLES = {"table1": 0.2, "table2": 0.5}
@@ -11,21 +12,21 @@ EXAMPLE_FP_RATE = sorted(config["evaluate"]["fp_rates"])[
 
 rule evaluate:
     input:
-        detections="results/detections/test.csv",
+        detections=f"results/{FOLD}detections/test.csv",
         annotations="results/annotations.csv",
-        splits="results/splits.csv",
+        splits=f"results/{FOLD}splits.csv",
     output:
-        counts="results/eval/counts.csv",
-        froc="results/eval/froc.csv",
-        bands="results/eval/froc_bands.csv",
-        hits="results/eval/lesion_hits.csv",
-        stats="results/eval/stats.csv",
-        single_frames="results/eval/single_frames.csv",
-        settings="results/eval/settings.json",
+        counts=f"results/{FOLD}eval/counts.csv",
+        froc=f"results/{FOLD}eval/froc.csv",
+        bands=f"results/{FOLD}eval/froc_bands.csv",
+        hits=f"results/{FOLD}eval/lesion_hits.csv",
+        stats=f"results/{FOLD}eval/stats.csv",
+        single_frames=f"results/{FOLD}eval/single_frames.csv",
+        settings=f"results/{FOLD}eval/settings.json",
     log:
-        "logs/evaluate.log",
+        f"logs/{FOLD}evaluate.log",
     benchmark:
-        "benchmarks/out/evaluate.tsv"
+        f"benchmarks/out/{FOLD}evaluate.tsv"
     conda:
         "../../envs/stats.yaml"
     params:
@@ -39,33 +40,14 @@ rule evaluate:
 
 rule tables:
     input:
-        counts="results/eval/counts.csv",
-        stats="results/eval/stats.csv",
+        counts=rules.evaluate.output.counts,
+        stats=rules.evaluate.output.stats,
     output:
-        *[
-            report(
-                f"results/tables/{stem}.html",
-                caption="../report/tables.rst",
-                category="Tables",
-                labels={"table": f"Table {stem[-1]}", "IoU": f"{iou:g}"},
-            )
-            for stem, iou in PAPER_TABLES.items()
-        ],
-        report(
-            "results/tables/extended.html",
-            caption="../report/extended.rst",
-            category="Tables",
-            labels={"table": "extended statistics", "IoU": "all"},
-        ),
-        *expand(
-            "results/tables/{stem}.{ext}", stem=PAPER_TABLES, ext=["csv", "md", "tex"]
-        ),
-        "results/tables/extended.csv",
-        "results/tables/extended.md",
+        *table_files(f"results/{FOLD}tables", fold_labels),
     log:
-        "logs/tables.log",
+        f"logs/{FOLD}tables.log",
     benchmark:
-        "benchmarks/out/tables.tsv"
+        f"benchmarks/out/{FOLD}tables.tsv"
     conda:
         "../../envs/stats.yaml"
     params:
@@ -77,26 +59,26 @@ rule tables:
 
 rule plots:
     input:
-        counts="results/eval/counts.csv",
-        bands="results/eval/froc_bands.csv",
-        stats="results/eval/stats.csv",
+        counts=rules.evaluate.output.counts,
+        bands=rules.evaluate.output.bands,
+        stats=rules.evaluate.output.stats,
     output:
         png=report(
-            "results/plots/froc_iou{iou}.png",
+            f"results/{FOLD}plots/froc_iou{{iou}}.png",
             caption="../report/froc_png.rst",
             category="FROC",
-            labels={"figure": "FROC", "IoU": "{iou}", "format": "PNG"},
+            labels=fold_labels({"figure": "FROC", "IoU": "{iou}", "format": "PNG"}),
         ),
         pdf=report(
-            "results/plots/froc_iou{iou}.pdf",
+            f"results/{FOLD}plots/froc_iou{{iou}}.pdf",
             caption="../report/froc_pdf.rst",
             category="FROC",
-            labels={"figure": "FROC", "IoU": "{iou}", "format": "PDF"},
+            labels=fold_labels({"figure": "FROC", "IoU": "{iou}", "format": "PDF"}),
         ),
     log:
-        "logs/plots/iou{iou}.log",
+        f"logs/{FOLD}plots/iou{{iou}}.log",
     benchmark:
-        "benchmarks/out/plots/iou{iou}.tsv"
+        f"benchmarks/out/{FOLD}plots/iou{{iou}}.tsv"
     conda:
         "../../envs/stats.yaml"
     shell:
@@ -106,22 +88,24 @@ rule plots:
 
 rule figures:
     input:
-        counts="results/eval/counts.csv",
-        single_frames="results/eval/single_frames.csv",
-        detections="results/detections/test.csv",
+        counts=rules.evaluate.output.counts,
+        single_frames=rules.evaluate.output.single_frames,
+        detections=f"results/{FOLD}detections/test.csv",
         annotations="results/annotations.csv",
         frames=all_frames,
     output:
         report(
-            "results/figures/examples.png",
+            f"results/{FOLD}figures/examples.png",
             caption="../report/examples.rst",
             category="Examples",
-            labels={"figure": "examples", "IoU": f"{EXAMPLE_IOU:g}", "format": "PNG"},
+            labels=fold_labels(
+                {"figure": "examples", "IoU": f"{EXAMPLE_IOU:g}", "format": "PNG"}
+            ),
         ),
     log:
-        "logs/figures.log",
+        f"logs/{FOLD}figures.log",
     benchmark:
-        "benchmarks/out/figures.tsv"
+        f"benchmarks/out/{FOLD}figures.tsv"
     conda:
         "../../envs/stats.yaml"
     params:

@@ -4,6 +4,9 @@
 # deleted), Snakemake replaces a function that needs it by the checkpoint's first output only.
 import shlex
 
+# `report(` opening a line of Python code would be read as the report directive.
+from snakemake.io import report as report_item
+
 HIT_IOU = config["evaluate"]["hit_iou"]
 # The per-sequence rules: DICOM is de-identified, then split into frames; other inputs are
 # imported into frames in one step (import.smk).
@@ -26,46 +29,62 @@ def job_benchmarks(wildcards):
     for name in PER_SEQUENCE_RULES:
         pattern = getattr(rules, name).benchmark
         jobs += [(name, path) for path in expand(pattern, seq=sequence_ids())]
+    jobs += [("duplicates", rules.duplicates.benchmark)]
+    jobs += [("split", path) for path in per_fold(rules.split.benchmark)]
+    jobs += [("train", path) for path in per_fold(rules.train.benchmark)]
     jobs += [
-        ("duplicates", rules.duplicates.benchmark),
-        ("split", rules.split.benchmark),
+        ("infer", path)
+        for path in per_fold(rules.infer.benchmark, split=["val", "test"])
     ]
-    jobs += [("train", rules.train.benchmark)]
+    jobs += [("evaluate", path) for path in per_fold(rules.evaluate.benchmark)]
+    jobs += [("tables", path) for path in per_fold(rules.tables.benchmark)]
+    jobs += [("plots", path) for path in per_fold(rules.plots.benchmark, iou=HIT_IOU)]
+    jobs += [("figures", path) for path in per_fold(rules.figures.benchmark)]
+    jobs += [("run_info", rules.run_info.benchmark)]
     jobs += [
-        ("infer", path) for path in expand(rules.infer.benchmark, split=["val", "test"])
+        ("video_metrics", path) for path in per_fold(rules.video_metrics.benchmark)
     ]
-    jobs += [("evaluate", rules.evaluate.benchmark), ("tables", rules.tables.benchmark)]
-    jobs += [("plots", path) for path in expand(rules.plots.benchmark, iou=HIT_IOU)]
-    jobs += [
-        ("figures", rules.figures.benchmark),
-        ("run_info", rules.run_info.benchmark),
-    ]
-    jobs += [("video_metrics", rules.video_metrics.benchmark)]
-    jobs += [("ablation", rules.ablation.benchmark)]
-    jobs += [("overlays", rules.overlays.benchmark)]
+    jobs += [("ablation", path) for path in per_fold(rules.ablation.benchmark)]
+    jobs += [("overlays", path) for path in per_fold(rules.overlays.benchmark)]
+    if FOLDS > 1:
+        jobs += [
+            ("pool", rules.pool.benchmark),
+            ("pooled_tables", rules.pooled_tables.benchmark),
+        ]
+        jobs += [
+            ("pooled_plots", path)
+            for path in expand(rules.pooled_plots.benchmark, iou=HIT_IOU)
+        ]
     return [(name, str(path)) for name, path in jobs]
 
 
 def study_outputs(wildcards):
     """Every output of the study's jobs but the per-sequence ones."""
-    return [
+    outputs = [
         *rules.manifest.output,
         *rules.annotations.output,
         *rules.duplicates.output,
-        *rules.split.output,
-        *rules.train.output,
-        *expand(rules.infer.output, split=["val", "test"]),
-        *rules.evaluate.output,
-        *rules.tables.output,
-        *expand(rules.plots.output, iou=HIT_IOU),
-        *rules.figures.output,
-        *rules.video_metrics.output,
-        *rules.ablation.output,
-        *rules.overlays.output,
+        *per_fold(rules.split.output),
+        *per_fold(rules.train.output),
+        *per_fold(rules.infer.output, split=["val", "test"]),
+        *per_fold(rules.evaluate.output),
+        *per_fold(rules.tables.output),
+        *per_fold(rules.plots.output, iou=HIT_IOU),
+        *per_fold(rules.figures.output),
+        *per_fold(rules.video_metrics.output),
+        *per_fold(rules.ablation.output),
+        *per_fold(rules.overlays.output),
         *rules.run_info.output,
         *rules.timings.output,
         *rules.environment.output,
     ]
+    if FOLDS > 1:
+        outputs += [
+            *rules.pool.output,
+            *rules.pooled_tables.output,
+            *expand(rules.pooled_plots.output, iou=HIT_IOU),
+        ]
+    return outputs
 
 
 def sequence_outputs(wildcards):
@@ -74,3 +93,32 @@ def sequence_outputs(wildcards):
         path for name in PER_SEQUENCE_RULES for path in getattr(rules, name).output
     ]
     return expand(patterns, seq=sequence_ids())
+
+
+def table_files(folder, label):
+    """The files `dynbus tables` writes into ``folder``; ``label`` completes the report labels."""
+    return [
+        *[
+            report_item(
+                f"{folder}/{stem}.html",
+                caption="../report/tables.rst",
+                category="Tables",
+                labels=label({"table": f"Table {stem[-1]}", "IoU": f"{iou:g}"}),
+            )
+            for stem, iou in PAPER_TABLES.items()
+        ],
+        report_item(
+            f"{folder}/extended.html",
+            caption="../report/extended.rst",
+            category="Tables",
+            labels=label({"table": "extended statistics", "IoU": "all"}),
+        ),
+        *expand(
+            f"{folder}/{{stem}}.{{ext}}",
+            stem=PAPER_TABLES,
+            ext=["csv", "md", "tex"],
+            allow_missing=True,
+        ),
+        f"{folder}/extended.csv",
+        f"{folder}/extended.md",
+    ]

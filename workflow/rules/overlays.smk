@@ -1,26 +1,29 @@
-# Overlay videos of the test sequences at the example figure's operating point (evaluate.smk).
+# Overlay videos of the test sequences at the example figure's operating point (evaluate.smk),
+# per fold.
 
 
 rule overlays:
     input:
-        counts="results/eval/counts.csv",
-        detections="results/detections/test.csv",
+        counts=f"results/{FOLD}eval/counts.csv",
+        detections=f"results/{FOLD}detections/test.csv",
         annotations="results/annotations.csv",
-        splits="results/splits.csv",
+        splits=f"results/{FOLD}splits.csv",
         frames=all_frames,
     output:
-        videos=directory("results/overlays/videos"),
-        index="results/overlays/index.csv",
+        videos=directory(f"results/{FOLD}overlays/videos"),
+        index=f"results/{FOLD}overlays/index.csv",
         worst=report(
-            "results/overlays/worst.html",
+            f"results/{FOLD}overlays/worst.html",
             caption="../report/overlays.rst",
             category="Examples",
-            labels={"figure": "worst FP and FN videos", "IoU": f"{EXAMPLE_IOU:g}"},
+            labels=fold_labels(
+                {"figure": "worst FP and FN videos", "IoU": f"{EXAMPLE_IOU:g}"}
+            ),
         ),
     log:
-        "logs/overlays.log",
+        f"logs/{FOLD}overlays.log",
     benchmark:
-        "benchmarks/out/overlays.tsv"
+        f"benchmarks/out/{FOLD}overlays.tsv"
     conda:
         "../../envs/stats.yaml"
     params:

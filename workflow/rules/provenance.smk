@@ -17,7 +17,7 @@ rule fingerprint:
 
 rule environment:
     input:
-        "results/model/detector.pt",
+        per_fold(rules.train.output.model),
     output:
         json="results/provenance/environment.json",
         table=multiext("results/provenance/environment", ".csv", ".md"),

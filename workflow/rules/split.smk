@@ -7,22 +7,23 @@ rule split:
         annotations="results/annotations.csv",
         duplicates="results/reports/duplicates.csv",
     output:
-        splits="results/splits.csv",
+        splits=f"results/{FOLD}splits.csv",
         summary=report(
-            "results/reports/split_summary.csv",
+            f"results/{FOLD}reports/split_summary.csv",
             caption="../report/split_summary.rst",
             category="Data",
         ),
     log:
-        "logs/split.log",
+        f"logs/{FOLD}split.log",
     benchmark:
-        "benchmarks/out/split.tsv"
+        f"benchmarks/out/{FOLD}split.tsv"
     conda:
         "../../envs/dicom.yaml"
     params:
         cfg=stage_config("split"),
+        fold=lambda w: f" --fold {w.fold}" if FOLDS > 1 else "",
     shell:
         "dynbus split --manifest {input.manifest:q} --annotations {input.annotations:q}"
         " --out {output.splits:q} --summary {output.summary:q} --config {params.cfg:q}"
-        " --duplicates {input.duplicates:q}"
+        " --duplicates {input.duplicates:q}{params.fold}"
         " > {log:q} 2>&1"

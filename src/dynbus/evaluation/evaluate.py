@@ -98,7 +98,7 @@ def evaluate(seqs: list[SequenceData], config: dict[str, Any]) -> dict[str, pd.D
             hit_rows.append(_hit_rows(seqs, hit, iou, rate))
             flat = {m: np.concatenate(hit[m]) if hit[m] else np.zeros(0, bool) for m in METHODS}
             stat_rows.append(
-                _stat_row(
+                stat_row(
                     iou,
                     rate,
                     points["single"][k],
@@ -191,7 +191,7 @@ def _hit_rows(
     )
 
 
-def _stat_row(
+def stat_row(
     iou: float,
     rate: float,
     single: Any,
@@ -202,6 +202,8 @@ def _stat_row(
     fusion: FusionSettings,
     ev: dict[str, Any],
 ) -> dict[str, Any]:
+    """One row of ``stats.csv``: both operating points (anything with ``tp``, ``fn`` and
+    ``sensitivity``), their paired lesion hits and bootstrap sensitivities."""
     chi2, p = stats.pearson_chi2(single.fn, single.tp, multi.fn, multi.tp)
     mcnemar_p, only_single, only_multi = stats.mcnemar_exact(hit["single"], hit["multi"])
     row: dict[str, Any] = {"iou": iou, "fp_rate": rate}

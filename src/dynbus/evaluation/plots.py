@@ -3,7 +3,8 @@
 Each figure shows both protocols' FROC curves (best sensitivity at each FP-per-sequence rate),
 their patient-level bootstrap 95 % bands and the reported operating points (the evaluation's FP
 rates), for one hit IoU, written to each ``--out`` file (the format follows the suffix: .png,
-.pdf, .svg). matplotlib, Agg backend.
+.pdf, .svg). With ``--fold-bands`` (k-fold cross-validation: the pooled curve of ``dynbus pool``,
+which has no band), each fold's curve is drawn thin beside the pooled one. matplotlib, Agg.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stats", required=True, help="stats.csv of dynbus evaluate")
     parser.add_argument("--iou", required=True, type=float, help="hit IoU of the figure")
     parser.add_argument(
+        "--fold-bands",
+        nargs="+",
+        default=[],
+        help="each fold's froc_bands.csv (drawn thin under the pooled curve of dynbus pool)",
+    )
+    parser.add_argument(
         "--out",
         required=True,
         nargs="+",
@@ -42,8 +49,14 @@ def _read(path: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def plot_froc(bands: pd.DataFrame, counts: pd.DataFrame, iou: float, title: str):  # noqa: ANN201
-    """One FROC figure (a matplotlib Figure) for hit IoU ``iou``."""
+def plot_froc(  # noqa: ANN201
+    bands: pd.DataFrame,
+    counts: pd.DataFrame,
+    iou: float,
+    title: str,
+    folds: list[pd.DataFrame] | None = None,
+):
+    """One FROC figure (a matplotlib Figure) for hit IoU ``iou``, with the ``folds``' curves."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -54,6 +67,16 @@ def plot_froc(bands: pd.DataFrame, counts: pd.DataFrame, iou: float, title: str)
     for method in ("single", "multi"):
         band = bands[(bands["method"] == method) & ((bands["iou"] - iou).abs() < 1e-9)]
         colour = COLOURS[method]
+        for fold in folds or []:
+            part = fold[(fold["method"] == method) & ((fold["iou"] - iou).abs() < 1e-9)]
+            ax.step(
+                part["fp_per_sequence"],
+                part["sensitivity"],
+                where="post",
+                color=colour,
+                alpha=0.45,
+                linewidth=0.7,
+            )
         ax.fill_between(
             band["fp_per_sequence"],
             band["low"],
@@ -90,7 +113,8 @@ def plot_froc(bands: pd.DataFrame, counts: pd.DataFrame, iou: float, title: str)
         xlim=(0, float(bands["fp_per_sequence"].max())),
         title=title,
     )
-    ax.legend(loc="lower right", fontsize=8, title="shaded: bootstrap 95% band", title_fontsize=7)
+    legend = "thin: each fold's curve" if folds else "shaded: bootstrap 95% band"
+    ax.legend(loc="lower right", fontsize=8, title=legend, title_fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -100,8 +124,12 @@ def main(args: argparse.Namespace) -> None:
     bands, counts, stats = _read(args.bands), _read(args.counts), _read(args.stats)
     if not ((counts["iou"] - args.iou).abs() < 1e-9).any():
         raise InputFileError(args.counts, f"no rows at hit IoU {args.iou:g}")
+    folds = [_read(path) for path in args.fold_bands]
     order = stats["fusion_order"].iloc[0] if len(stats) else "?"
-    fig = plot_froc(bands, counts, args.iou, f"FROC, hit IoU ≥ {args.iou:g} (fusion: {order})")
+    title = f"FROC, hit IoU ≥ {args.iou:g} (fusion: {order})"
+    if folds:
+        title = f"FROC, {len(folds)} folds pooled, hit IoU ≥ {args.iou:g} ({order})"
+    fig = plot_froc(bands, counts, args.iou, title, folds)
     for target in map(Path, args.out):
         with atomic_path(target) as tmp:
             fig.savefig(

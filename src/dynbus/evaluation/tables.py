@@ -5,7 +5,9 @@ FN, TP, FP and sensitivity (%), χ² and P to 3 decimals as the paper prints the
 recomputed from the counts (Pearson, no continuity correction). Each table is written as CSV,
 Markdown, LaTeX (booktabs) and HTML (for the Snakemake report). With ``--stats``,
 ``extended.{csv,md,html}`` adds exact McNemar P, Wilson and bootstrap 95 % CIs and the fusion
-order.
+order. With ``--fold-summary`` (k-fold cross-validation, ``dynbus pool``), the counts are the
+folds' sums and each table gains the rows "single/multi, fold mean ± SE": the sensitivity's mean
+and standard error across the folds.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import contextlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dynbus.atomic import atomic_open, write_csv
@@ -25,6 +28,9 @@ from dynbus.html_table import to_html
 COUNTS_COLUMNS = ["iou", "fp_rate", "method", "tp", "fn", "fp", "threshold"]
 TABLES = {"table1": 0.2, "table2": 0.5}
 FIELDS = ["FN", "TP", "FP", "Sensitivity (%)"]
+PM = r"$\pm$"
+FOLD_ROWS = {"single": "single, fold mean ± SE", "multi": "multi, fold mean ± SE"}
+FOLD_SUMMARY_COLUMNS = ["iou", "fp_rate", "method", "n_folds", "mean_sensitivity", "se_sensitivity"]
 EXTENDED_TITLE = (
     "Extended statistics: exact McNemar P, Wilson and patient-level bootstrap "
     "95 % CIs of each sensitivity and of the difference"
@@ -37,6 +43,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
     parser.add_argument(
         "--stats", default=None, help="stats.csv of dynbus evaluate (adds the extended table)"
+    )
+    parser.add_argument(
+        "--fold-summary",
+        default=None,
+        help="fold_summary.csv of dynbus pool (adds the rows of the folds' mean ± SE)",
     )
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
     return parser
@@ -52,12 +63,17 @@ def read_counts(path: str | Path) -> pd.DataFrame:
     return counts
 
 
-def paper_table(counts: pd.DataFrame, iou: float) -> pd.DataFrame:
-    """One table in the paper's layout: index single/multi/χ²/P, columns (FP rate, field)."""
+def paper_table(
+    counts: pd.DataFrame, iou: float, fold_summary: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One table in the paper's layout: index single/multi/χ²/P, columns (FP rate, field); with
+    the folds' ``fold_summary``, also each protocol's fold mean ± SE (in %) after multi."""
     part = counts[(counts["iou"] - iou).abs() < 1e-9]
     rates = sorted(part["fp_rate"].unique())
     columns = pd.MultiIndex.from_product([[f"{r:g} FP/seq" for r in rates], FIELDS])
-    table = pd.DataFrame("", index=["single", "multi", "χ²", "P"], columns=columns, dtype=object)
+    means = [] if fold_summary is None else list(FOLD_ROWS.values())
+    index = ["single", "multi", *means, "χ²", "P"]
+    table = pd.DataFrame("", index=index, columns=columns, dtype=object)
     for rate in rates:
         label = f"{rate:g} FP/seq"
         rows = part[part["fp_rate"] == rate].set_index("method")
@@ -73,9 +89,25 @@ def paper_table(counts: pd.DataFrame, iou: float) -> pd.DataFrame:
             int(rows.loc["multi", "fn"]),
             int(rows.loc["multi", "tp"]),
         )
+        if fold_summary is not None:
+            for method, row in FOLD_ROWS.items():
+                mean, se = _fold_mean_se(fold_summary, iou, rate, method)
+                table.loc[row, (label, FIELDS[-1])] = f"{100 * mean:.1f} ± {100 * se:.1f}"
         table.loc["χ²", (label, FIELDS[0])] = f"{chi2:.3f}"
         table.loc["P", (label, FIELDS[0])] = f"{p:.3f}"
     return table
+
+
+def _fold_mean_se(summary: pd.DataFrame, iou: float, rate: float, method: str) -> tuple:
+    """(mean, SE) of one protocol's sensitivity across the folds at one operating point."""
+    row = summary[
+        ((summary["iou"] - iou).abs() < 1e-9)
+        & ((summary["fp_rate"] - rate).abs() < 1e-9)
+        & (summary["method"] == method)
+    ]
+    if len(row) != 1:
+        raise InputFileError("fold summary", f"no row for IoU {iou:g}, {rate:g} FP/seq, {method}")
+    return float(row["mean_sensitivity"].iloc[0]), float(row["se_sensitivity"].iloc[0])
 
 
 def _flat(table: pd.DataFrame) -> pd.DataFrame:
@@ -96,7 +128,9 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
 def to_latex(table: pd.DataFrame, caption: str) -> str:
     """A booktabs LaTeX table with a two-level header (FP rate over FN / TP / FP / Sens.)."""
     escape = {"χ²": r"$\chi^2$", "P": "$P$", "Sensitivity (%)": r"Sens.\ (\%)"}
-    frame = table.rename(index=escape, columns=escape)
+    frame = table.rename(index=escape, columns=escape).map(lambda v: v.replace("±", PM))
+    frame.index = frame.index.str.replace("±", PM)
+    caption = caption.replace("±", PM)
     frame.columns = frame.columns.set_names([None, "Protocol"])
     latex = frame.style.to_latex(
         environment="table",
@@ -116,11 +150,16 @@ def to_latex(table: pd.DataFrame, caption: str) -> str:
     return "".join(lines)
 
 
+def _threshold(value: float) -> str:
+    """A score threshold to 4 decimals; pooled folds have one per fold (NaN in counts.csv)."""
+    return "per fold" if np.isnan(value) else f"{value:.4f}"
+
+
 def extended_table(stats: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     """McNemar P, Wilson and bootstrap CIs and each operating point's score threshold per
     IoU x FP rate, rounded for reading."""
     thresholds = counts.pivot_table(
-        index=["iou", "fp_rate"], columns="method", values="threshold"
+        index=["iou", "fp_rate"], columns="method", values="threshold", dropna=False
     ).reindex(pd.MultiIndex.from_frame(stats[["iou", "fp_rate"]]))
 
     def ci(prefix: str) -> pd.Series:
@@ -145,8 +184,8 @@ def extended_table(stats: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
             "chi2 P": stats["p"].map("{:.3f}".format),
             "McNemar exact P": stats["mcnemar_p"].map("{:.3f}".format),
             "fusion order": stats["fusion_order"],
-            "single threshold": thresholds["single"].map("{:.4f}".format).to_numpy(),
-            "multi threshold": thresholds["multi"].map("{:.4f}".format).to_numpy(),
+            "single threshold": thresholds["single"].map(_threshold).to_numpy(),
+            "multi threshold": thresholds["multi"].map(_threshold).to_numpy(),
         }
     )
 
@@ -161,6 +200,14 @@ def main(args: argparse.Namespace) -> None:
             raise InputFileError(args.stats, "file not found")
         stats = pd.read_csv(args.stats)
         note = f" Multi-frame fusion order: {stats['fusion_order'].iloc[0]}."
+    fold_summary = None
+    if args.fold_summary is not None:
+        fold_summary = read_csv_checked(args.fold_summary, FOLD_SUMMARY_COLUMNS)
+        folds = int(fold_summary["n_folds"].max())
+        note += (
+            f" Pooled over {folds} test folds (counts summed, each fold's thresholds set on its"
+            " own test set); fold mean ± SE of the sensitivity beside."
+        )
     present = {
         stem: iou for stem, iou in TABLES.items() if ((counts["iou"] - iou).abs() < 1e-9).any()
     }
@@ -169,7 +216,7 @@ def main(args: argparse.Namespace) -> None:
     Path(args.out).mkdir(parents=True, exist_ok=True)  # other rules write tables here too
     with contextlib.nullcontext(Path(args.out)) as out:
         for stem, iou in present.items():
-            table = paper_table(counts, iou)
+            table = paper_table(counts, iou, fold_summary)
             title = (
                 f"Table {stem[-1]}: single- vs multi-frame detection at IoU >= {iou:g} "
                 f"(χ² without continuity correction).{note}"
