@@ -88,6 +88,7 @@ def test_three_folds_train_in_three_jobs_and_pool_into_the_tables(tmp_path: Path
         "split": 3, "train": 3, "infer": 6, "evaluate": 3, "tables": 3,
     }  # fmt: skip
     assert jobs["pool"] == jobs["pooled_tables"] == 1 and jobs["pooled_plots"] == 2
+    assert jobs["overlays"] == 3 and "results/folds/3/overlays/index.csv" in console
     for fold in (1, 2, 3):
         assert f"--out results/folds/{fold}/model " in console  # its own resume folder
         assert f"--fold {fold} " in console
@@ -103,7 +104,7 @@ def test_one_fold_is_the_single_split_dag(tmp_path: Path):
         "simulate": 1, "run_info": 1, "manifest": 1, "annotations": 1, "duplicates": 1,
         "timings": 1, "split": 1, "train": 1, "environment": 1, "infer": 2, "evaluate": 1,
         "tables": 1, "plots": 2, "figures": 1, "video_metrics": 1, "ablation": 1,
-        "fingerprint": 1, "all": 1, "total": 20,
+        "overlays": 1, "fingerprint": 1, "all": 1, "total": 21,
     }  # fmt: skip
     assert "folds/" not in console and "--fold" not in console
     assert "--out results/splits.csv --summary results/reports/split_summary.csv" in console
