@@ -109,6 +109,21 @@ def test_compare_names_the_first_stage_that_differs_and_the_deltas(runs, capsys)
     ]
 
 
+def test_fingerprint_has_each_fold_of_a_cross_validation(runs) -> None:
+    first, _ = runs
+    for fold in ("1", "2", "10"):
+        (first / "folds" / fold / "model").mkdir(parents=True)
+        shutil.copy(first / "model/detector.pt", first / "folds" / fold / "model/detector.pt")
+        shutil.copytree(first / "tables", first / "folds" / fold / "tables")
+    stages = fingerprint(first)["stages"]
+    assert [name for name in stages if "fold" in name] == [
+        "train fold 1", "tables fold 1", "train fold 2", "tables fold 2",
+        "train fold 10", "tables fold 10",
+    ]  # fmt: skip
+    assert list(stages["train fold 10"]["files"]) == ["folds/10/model/detector.pt"]
+    assert stages["train fold 1"]["digest"] != stages["train"]["digest"]  # paths are part of it
+
+
 def test_compare_against_a_fingerprint_file(runs, tmp_path, capsys) -> None:
     first, second = runs
     saved = tmp_path / "stages.json"

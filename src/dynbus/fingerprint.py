@@ -37,6 +37,9 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("figures", ("figures",)),
     ("overlays", ("overlays",)),
 )
+# With k-fold cross-validation (split.folds > 1) these stages run once per fold, under
+# results/folds/<i>/; the top-level eval/, tables/ and plots/ then hold the pooled results.
+PER_FOLD_STAGES = ("split", "train", "infer", "evaluate", "tables", "plots", "figures", "overlays")
 _VOLATILE_ZIP_MEMBERS = {".data/serialization_id"}  # torch.save: a random id per save
 
 
@@ -90,8 +93,16 @@ def fingerprint(results: str | Path) -> dict[str, Any]:
     root = Path(results)
     if not root.is_dir():
         raise InputFileError(root, "results folder not found")
+    named = list(STAGES)
+    folds = sorted((p.name for p in (root / "folds").glob("*") if p.name.isdigit()), key=int)
+    for fold in folds:
+        named += [
+            (f"{name} fold {fold}", tuple(f"folds/{fold}/{path}" for path in paths))
+            for name, paths in STAGES
+            if name in PER_FOLD_STAGES
+        ]
     stages = {}
-    for name, paths in STAGES:
+    for name, paths in named:
         stage = stage_fingerprint(root, paths)
         if stage is not None:
             stages[name] = stage
