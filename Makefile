@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Every Python dependency, transitive ones included, is pinned with hashes in requirements.lock
+# (Re)installed when the lock, pyproject.toml or the version changes. Every Python dependency,
+# transitive ones included, is pinned with hashes in requirements.lock
 # (pip-compile of pyproject.toml, Python 3.11, x86_64 Linux). `make lock` refreshes it.
 LOCK := requirements.lock
 CORES ?= all
@@ -12,7 +13,7 @@ REPORT ?= report.html
 
 .PHONY: demo test lint report clean lock
 
-$(STAMP): $(LOCK) pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml src/dynbus/__init__.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .

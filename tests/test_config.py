@@ -43,6 +43,8 @@ def test_defaults_fill_missing_sections_and_keys():
         ('{"train": {"epochs": 0}}', "train/epochs"),
         ('{"split": {"fractions": {"train": 0.8, "val": 0.2, "test": 0.1}}}', "split/fractions"),
         ('{"simulate": {"frames": [9, 5]}}', "simulate/frames"),
+        ('{"train": {"workers": 2}}', "train/workers: removed in dynbus 0.3"),
+        ('{"infer": {"batch_size": 8, "workers": 8}}', "infer/workers: removed in dynbus 0.3"),
     ],
 )
 def test_bad_values_give_one_clear_message(text, where):

@@ -71,8 +71,21 @@ def _cross_checks(config: dict[str, Any]) -> None:
         )
 
 
+# Keys an earlier version accepted, with what replaced them (a clearer error than "unexpected").
+REMOVED_KEYS = {
+    ("train", "workers"): "the train job's threads (Snakemake threads:, SLURM set-threads)",
+    ("infer", "workers"): "the infer job's threads (Snakemake threads:, SLURM set-threads)",
+}
+
+
 def validate(config: dict[str, Any]) -> dict[str, Any]:
     """Fill defaults into ``config`` in place and validate it; raise one clear error if invalid."""
+    for (section, key), replacement in REMOVED_KEYS.items():
+        if isinstance(config.get(section), dict) and key in config[section]:
+            raise DynbusError(
+                f"invalid configuration at {section}/{key}: removed in dynbus 0.3; "
+                f"the number of DataLoader workers is now {replacement}: delete the key"
+            )
     validator = _validator_filling_defaults()(schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
