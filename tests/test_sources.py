@@ -87,14 +87,7 @@ def assert_same_contract(reference: Path, imported: Path, tolerance: int = 0) ->
     """Same sequences (by the exported folder name), patients, frames and boxes."""
     ref_manifest = pd.read_csv(reference / "manifest.csv")
     new_manifest = pd.read_csv(imported / "manifest.csv")
-    private = pd.read_csv(imported / "linkage" / "manifest.csv")
-    # the exported folders are {patient}/{seq}: recover the reference sequence of each import
-    to_ref = {
-        row.sequence_id: Path(row.file).with_suffix("").parts[-1]
-        if not row.file.endswith(".xml")
-        else Path(row.file).parts[-2]
-        for row in private.itertuples()
-    }
+    to_ref = reference_names(imported)
     assert sorted(to_ref.values()) == sorted(ref_manifest["sequence_id"])
     renamed = new_manifest.assign(sequence_id=new_manifest["sequence_id"].map(to_ref))
     merged = ref_manifest.merge(renamed, on="sequence_id", suffixes=("", "_new"))
@@ -119,6 +112,67 @@ def assert_same_contract(reference: Path, imported: Path, tolerance: int = 0) ->
     )
 
 
+def reference_names(imported: Path) -> dict[str, str]:
+    """Imported sequence pseudonym -> the reference sequence it was exported from (the exported
+    folders and files are named ``{patient}/{sequence}``)."""
+    private = pd.read_csv(imported / "linkage" / "manifest.csv")
+    return {
+        row.sequence_id: Path(row.file).with_suffix("").parts[-1]
+        if not row.file.endswith(".xml")
+        else Path(row.file).parts[-2]
+        for row in private.itertuples()
+    }
+
+
+def paper_tables(manifest: pd.DataFrame, boxes: pd.DataFrame, out: Path) -> dict[str, bytes]:
+    """Tables 1-2 through the real split -> evaluate -> tables commands, for detections made
+    from ``boxes`` (each box shifted, seeded scores) plus one seeded false positive per frame."""
+    out.mkdir(parents=True)
+    manifest.to_csv(out / "manifest.csv", index=False)
+    boxes.to_csv(out / "annotations.csv", index=False)
+    rng = np.random.default_rng(0)
+    frames = manifest.loc[manifest.index.repeat(manifest["n_frames"]), ["sequence_id"]]
+    frames["frame"] = frames.groupby("sequence_id").cumcount()
+    frames = frames.sort_values(["sequence_id", "frame"])
+    hits = boxes.sort_values(["sequence_id", "frame", "lesion_id"])
+    hits = hits.assign(x1=hits.x1 + 2, x2=hits.x2 + 2, score=rng.uniform(0.3, 1.0, len(hits)))
+    false = frames.assign(x1=5.0, y1=5.0, x2=25.0, y2=25.0, score=rng.uniform(0, 0.8, len(frames)))
+    detections = pd.concat([hits, false])[["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"]]
+    detections.to_csv(out / "detections.csv", index=False)
+    config = json.dumps(
+        {
+            "split": {"fractions": {"train": 0.2, "val": 0.2, "test": 0.6}},
+            "evaluate": {"bootstrap": 20},
+        }
+    )
+    split, evaluate = str(out / "splits.csv"), str(out / "eval")
+    tables = str(out / "tables")
+    common = ["--annotations", str(out / "annotations.csv"), "--config", config]
+    assert dynbus(["split", "--manifest", str(out / "manifest.csv"), "--out", split,
+                   "--summary", str(out / "summary.csv"), *common]) == 0  # fmt: skip
+    assert dynbus(["evaluate", "--detections", str(out / "detections.csv"), "--manifest", split,
+                   "--split", "test", "--out", evaluate, *common]) == 0  # fmt: skip
+    assert dynbus(["tables", "--counts", f"{evaluate}/counts.csv", "--stats",
+                   f"{evaluate}/stats.csv", "--out", tables]) == 0  # fmt: skip
+    return {name: (out / "tables" / name).read_bytes() for name in ("table1.csv", "table2.csv")}
+
+
+def assert_same_tables(reference: Path, imported: Path, tmp_path: Path) -> None:
+    """The imported study, its pseudonyms mapped back to the reference's, gives the DICOM path's
+    Tables 1-2 (pseudonyms differ by source: they key the split and the single-frame draw)."""
+    to_ref = reference_names(imported)
+    ref_manifest, ref_boxes = _reference_tables(reference)
+    manifest, boxes = _reference_tables(imported)
+    manifest["sequence_id"] = manifest["sequence_id"].map(to_ref)
+    patients = manifest.merge(ref_manifest, on="sequence_id", suffixes=("", "_ref"))
+    manifest["patient_id"] = manifest["patient_id"].map(
+        dict(zip(patients["patient_id"], patients["patient_id_ref"], strict=True))
+    )
+    boxes["sequence_id"] = boxes["sequence_id"].map(to_ref)
+    expected = paper_tables(ref_manifest, ref_boxes, tmp_path / "tables_dicom")
+    assert paper_tables(manifest, boxes, tmp_path / "tables_imported") == expected
+
+
 def _reference_tables(reference: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return (
         pd.read_csv(reference / "manifest.csv"),
@@ -140,6 +194,7 @@ def test_cocovid_round_trip(reference: Path, tmp_path: Path) -> None:
     )
     assert_same_contract(reference, tmp_path / "out")
     assert len(pd.read_csv(tmp_path / "out" / "skipped.csv")) == 0
+    assert_same_tables(reference, tmp_path / "out", tmp_path)
 
 
 def test_video_round_trip_ffv1(reference: Path, tmp_path: Path) -> None:
@@ -183,6 +238,7 @@ def test_video_round_trip_mp4_with_coco_json(reference: Path, tmp_path: Path) ->
         == 0
     )
     assert_same_contract(reference, tmp_path / "out", tolerance=1)
+    assert_same_tables(reference, tmp_path / "out", tmp_path)
 
 
 def test_cvat_round_trip(reference: Path, tmp_path: Path) -> None:
@@ -190,6 +246,7 @@ def test_cvat_round_trip(reference: Path, tmp_path: Path) -> None:
     raw = export_cvat(reference / "frames", boxes, manifest, tmp_path / "exp")
     assert run_import(raw, tmp_path / "out", "cvat", {}) == 0
     assert_same_contract(reference, tmp_path / "out")
+    assert_same_tables(reference, tmp_path / "out", tmp_path)
 
 
 def _tiny_coco(root: Path) -> Path:
