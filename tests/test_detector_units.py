@@ -9,6 +9,7 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
+from dynbus.detector import train
 from dynbus.detector.data import EpochSampler, FrameDataset, augment, list_frames, read_annotations
 from dynbus.detector.engine import train_one_epoch
 from dynbus.detector.model import build_model, load_weights
@@ -79,6 +80,24 @@ def test_epoch_sampler_with_a_stride_draws_one_frame_per_window(tmp_path: Path) 
         assert sum(dataset.has_mass(i) for i in picked) == 4
         seen.update(i for i in picked if dataset.has_mass(i))
     assert seen == {i for i in range(len(dataset)) if dataset.has_mass(i)}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_training_loader_leaves_the_global_generator_alone(tmp_path: Path, workers: int) -> None:
+    """Resuming at any epoch, with any worker count, replays the same RPN/ROI sampling stream."""
+    data = write_inputs(tmp_path, counts={"train": 1}, negatives=1, n_frames=3)
+    dataset = FrameDataset(
+        list_frames(data.frames, ["train00", "train01"]), read_annotations(data.annotations)
+    )
+    sampler = EpochSampler(dataset, negative_ratio=1.0, seed=3)
+    loader = train._loader(dataset, 2, workers, torch.device("cpu"), sampler)
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    for epoch in range(2):
+        torch.manual_seed(5)
+        sampler.set_epoch(epoch)
+        assert len(list(loader)) == len(loader)
+        assert torch.equal(torch.rand(3), expected), f"epoch {epoch}"
 
 
 def test_warmup_then_cosine_and_step_schedules() -> None:

@@ -95,6 +95,9 @@ def _loader(
     device: torch.device,
     sampler: EpochSampler | None = None,
 ) -> DataLoader:
+    # Its own generator: a DataLoader otherwise draws its workers' base seed from torch's global
+    # generator whenever it starts an iterator (every epoch, or once with persistent workers),
+    # shifting the RPN/ROI sampling stream by the worker setting and by where a run resumed.
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -103,6 +106,7 @@ def _loader(
         collate_fn=collate,
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(0),
     )
 
 
