@@ -7,7 +7,16 @@ import pytest
 
 from dynbus.cli import STAGES
 
-DATA_STAGES = ["simulate", "manifest", "deidentify", "frames", "annotations", "split"]
+DATA_STAGES = [
+    "simulate",
+    "manifest",
+    "deidentify",
+    "frames",
+    "prepare",
+    "collect-prepared",
+    "annotations",
+    "split",
+]
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))

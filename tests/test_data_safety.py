@@ -151,7 +151,7 @@ def test_linkage_is_owner_only(tiny_runs):
             for path in [workdir / "linkage", *entries]
             if not path.is_symlink()
         }
-        assert "linkage/manifest.csv" in modes and "linkage/logs/deidentify" in modes
+        assert "linkage/manifest.csv" in modes and "linkage/logs/prepare" in modes
         wrong = {path: oct(mode) for path, mode in modes.items()
                  if mode != (0o700 if (workdir / path).is_dir() else 0o600)}  # fmt: skip
         assert wrong == {}, workdir.name

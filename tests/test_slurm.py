@@ -7,7 +7,6 @@ Needs root and Debian's SLURM packages (.ci/slurm/install.sh); skipped otherwise
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
@@ -130,15 +129,10 @@ def cluster_jobs(env: dict) -> dict[str, str]:
     return dict(line.split(maxsplit=1) for line in out.splitlines() if line.strip())
 
 
-GROUP_SIZE = 8
-
-
 def test_demo_dag_on_slurm_gives_the_local_tables(cluster, tiny_runs, tmp_path):
     local, _ = tiny_runs
     on_slurm = tiny_workdir(tmp_path / "slurm")
-    profile = write_ci_profile(
-        tmp_path / "profile", **{"group-components": [f"sequence={GROUP_SIZE}"]}
-    )
+    profile = write_ci_profile(tmp_path / "profile")
     before = cluster_jobs(cluster)
     result = snakemake(on_slurm, cluster, "--profile", str(profile))
     assert result.returncode == 0, result.stderr[-4000:]
@@ -148,16 +142,15 @@ def test_demo_dag_on_slurm_gives_the_local_tables(cluster, tiny_runs, tmp_path):
     for table in tables:
         assert (on_slurm / table).read_bytes() == (local / table).read_bytes(), table
 
-    # Per-sequence rules ran in group jobs of GROUP_SIZE sequences, never one job per sequence.
+    # The per-sequence work went to SLURM as one prepare job per shard of sequences; the
+    # per-sequence links out of the shards ran on the submitting node, never as cluster jobs.
     after = cluster_jobs(cluster)
     submitted = {job: comment for job, comment in after.items() if job not in before}
-    n_sequences = len((on_slurm / "results" / "manifest.csv").read_text().splitlines()) - 1
-    groups = [comment for comment in submitted.values() if comment.startswith("rule_sequence")]
-    # Groups are cut from the jobs ready at each scheduling round, so one batch may split in two.
-    assert math.ceil(n_sequences / GROUP_SIZE) <= len(groups) <= n_sequences // GROUP_SIZE + 2, (
-        submitted
-    )
-    assert not {"rule_deidentify", "rule_frames"} & set(submitted.values()), submitted
+    shards = [path for path in (on_slurm / "results" / "prepared").iterdir() if path.is_dir()]
+    prepares = [comment for comment in submitted.values() if comment == "rule_prepare"]
+    assert shards and len(prepares) == len(shards), submitted
+    per_sequence = {"rule_sequence_files", "rule_deidentify", "rule_frames"}
+    assert not per_sequence & set(submitted.values()), submitted
 
 
 def test_a_failing_job_fails_the_run(cluster, tmp_path):

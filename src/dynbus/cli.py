@@ -21,6 +21,14 @@ STAGES: dict[str, tuple[str, str]] = {
     "manifest": ("dynbus.manifest", "list the raw sequences and give them keyed pseudonyms"),
     "deidentify": ("dynbus.deid.cli", "de-identify one DICOM file (PS3.15 E.1-1, clean pixels)"),
     "frames": ("dynbus.frames", "split one de-identified cine into 8-bit gray PNG frames"),
+    "prepare": (
+        "dynbus.prepare",
+        "deidentify + frames for many sequences in one process (the workflow's data stage)",
+    ),
+    "collect-prepared": (
+        "dynbus.collect_prepared",
+        "the manifest of the sequences prepare wrote, and a report of those that failed",
+    ),
     "annotations": ("dynbus.annotations", "re-key and validate the raw box annotations"),
     "import": ("dynbus.sources.importer", "read COCO-VID / video / CVAT data into the manifests"),
     "import-frames": ("dynbus.sources.import_frames", "one imported sequence -> clean PNG frames"),

@@ -202,15 +202,31 @@ def extract_frames(source: Path, outdir: Path, workers: int) -> dict[str, Any]:
         frames = gray_frames(first, paths[0])
     else:
         frames = [lambda path=path: _single_frame(path, rows, columns) for path in paths]
-    meta = {
-        "n_frames": len(frames),
-        "rows": rows,
-        "columns": columns,
+    meta = sequence_meta(first, len(frames))
+    write_frame_folder(outdir, frames, meta, workers, str(source))
+    return meta
+
+
+def sequence_meta(first: Dataset, n_frames: int) -> dict[str, Any]:
+    """``meta.json`` of a sequence whose first dataset is ``first``."""
+    return {
+        "n_frames": n_frames,
+        "rows": int(first.Rows),
+        "columns": int(first.Columns),
         "frame_time_ms": _frame_time_ms(first),
         "regions": [list(box) for box in ultrasound_regions(first)],
     }
-    write_frame_folder(outdir, frames, meta, workers, str(source))
-    return meta
+
+
+def dataset_frames(datasets: list[Dataset], paths: list[Path]) -> list[Frame]:
+    """The frames of a sequence already in memory: one multi-frame dataset or one per frame."""
+    if len(datasets) == 1:
+        return gray_frames(datasets[0], paths[0])
+    rows, columns = int(datasets[0].Rows), int(datasets[0].Columns)
+    return [
+        lambda ds=ds, path=path: _only_frame(ds, path, rows, columns)
+        for ds, path in zip(datasets, paths, strict=True)
+    ]
 
 
 def write_frame_folder(
@@ -235,7 +251,10 @@ def write_frame_folder(
 
 
 def _single_frame(path: Path, rows: int, columns: int) -> np.ndarray:
-    ds = read_dicom(path, decode_check=False)
+    return _only_frame(read_dicom(path, decode_check=False), path, rows, columns)
+
+
+def _only_frame(ds: Dataset, path: Path, rows: int, columns: int) -> np.ndarray:
     frames = gray_frames(ds, path)
     if len(frames) != 1 or (ds.Rows, ds.Columns) != (rows, columns):
         raise InputFileError(

@@ -19,6 +19,7 @@ if os.path.isdir(os.path.join(PACKAGE_SOURCE, "dynbus")):
     sys.path.insert(0, PACKAGE_SOURCE)
 shell.prefix(SHELL_PREFIX)
 
+from dynbus.batch import shards  # noqa: E402
 from dynbus.config import validate as validate_config  # noqa: E402
 from dynbus.errors import DynbusError  # noqa: E402
 
@@ -59,11 +60,58 @@ def sequence_ids():
     return sorted(files_per_sequence())
 
 
-def raw_files(wildcards):
-    """The pseudonymous links to the raw files of one sequence, in frame order."""
-    return files_per_sequence()[wildcards.seq]
+# The per-sequence work runs in shards of SHARD_SIZE sequences, one process each: a process
+# start-up with its imports costs about a second, more than a small sequence's work.
+SHARD_SIZE = 32
+DICOM = config["source"]["format"] == "dicom"
+# What the duplicate check and the split see: for DICOM the manifest of the sequences the shards
+# prepared (all of them unless on_bad_input: skip let one fail), else the import's manifest.
+STUDY_MANIFEST = "results/prepared/manifest.csv" if DICOM else "results/manifest.csv"
+
+
+@functools.cache
+def _shards(path, mtime_ns):
+    batches = shards(sorted(_files_per_sequence(path, mtime_ns)), SHARD_SIZE)
+    return batches, {seq: index for index, batch in enumerate(batches) for seq in batch}
+
+
+def prepare_shards():
+    """The study's sorted sequence ids cut into shards of SHARD_SIZE (dynbus.batch.shards), and
+    each sequence's shard index."""
+    path = checkpoints.manifest.get().output.private
+    return _shards(path, os.stat(path).st_mtime_ns)
+
+
+def shard_sequences(wildcards):
+    """The sequence ids of shard ``wildcards.shard``."""
+    return prepare_shards()[0][int(wildcards.shard)]
+
+
+def shard_raw_files(wildcards):
+    """The links to the raw files of every sequence of one shard."""
+    files = files_per_sequence()
+    return [path for seq in shard_sequences(wildcards) for path in files[seq]]
+
+
+def all_shards(wildcards):
+    """Every shard's output folder."""
+    return expand("results/prepared/{shard}", shard=range(len(prepare_shards()[0])))
+
+
+def shard_of_sequence(wildcards):
+    """The output folder of the shard that prepares ``wildcards.seq``."""
+    return f"results/prepared/{prepare_shards()[1][wildcards.seq]}"
+
+
+def study_sequence_ids():
+    """The sequences that go on to the duplicate check and the split, sorted: for DICOM those
+    the shards prepared (known once collect_prepared has run), else all."""
+    if not DICOM:
+        return sequence_ids()
+    path = checkpoints.collect_prepared.get().output.manifest
+    return sorted(pd.read_csv(path)["sequence_id"])
 
 
 def all_frames(wildcards):
-    """The frame folders of every sequence."""
-    return expand("results/frames/{seq}", seq=sequence_ids())
+    """The frame folders of every sequence of the study."""
+    return expand("results/frames/{seq}", seq=study_sequence_ids())

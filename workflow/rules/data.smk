@@ -35,7 +35,7 @@ SOURCE_SPECS = f"{LINKAGE}/sources"
 PRIVATE_SHELL = "umask 077; "
 PRIVATE_LOG_FOLDERS = [
     "logs",
-    "logs/deidentify",
+    "logs/prepare",
     "logs/import_frames",
 ]  # made by the manifest: {seq}/{position:06d}.dcm -> raw file
 

@@ -3,7 +3,7 @@
 
 rule duplicates:
     input:
-        manifest="results/manifest.csv",
+        manifest=STUDY_MANIFEST,
         frames=all_frames,
     output:
         "results/reports/duplicates.csv",

@@ -8,11 +8,21 @@ import shlex
 from snakemake.io import report as report_item
 
 HIT_IOU = config["evaluate"]["hit_iou"]
-# The per-sequence rules: DICOM is de-identified, then split into frames; other inputs are
-# imported into frames in one step (import.smk).
-PER_SEQUENCE_RULES = (
-    ["deidentify", "frames"] if config["source"]["format"] == "dicom" else ["frames"]
-)
+
+
+def data_stage_jobs():
+    """(rule, benchmark TSV) of the jobs between manifest and duplicate check: DICOM is prepared
+    in shards (prepare.smk), other inputs are imported sequence by sequence (import.smk).
+    """
+    if not DICOM:
+        return [
+            ("frames", path)
+            for path in expand(rules.frames.benchmark, seq=sequence_ids())
+        ]
+    shards = range(len(prepare_shards()[0]))
+    return [
+        ("prepare", path) for path in expand(rules.prepare.benchmark, shard=shards)
+    ] + [("collect_prepared", rules.collect_prepared.benchmark)]
 
 
 def job_benchmarks(wildcards):
@@ -26,9 +36,7 @@ def job_benchmarks(wildcards):
         ("manifest", rules.manifest.benchmark),
         ("annotations", rules.annotations.benchmark),
     ]
-    for name in PER_SEQUENCE_RULES:
-        pattern = getattr(rules, name).benchmark
-        jobs += [(name, path) for path in expand(pattern, seq=sequence_ids())]
+    jobs += data_stage_jobs()
     jobs += [("duplicates", rules.duplicates.benchmark)]
     jobs += [("split", path) for path in per_fold(rules.split.benchmark)]
     jobs += [("train", path) for path in per_fold(rules.train.benchmark)]
@@ -88,11 +96,15 @@ def study_outputs(wildcards):
 
 
 def sequence_outputs(wildcards):
-    """The per-sequence outputs (known once the manifest checkpoint has run)."""
-    patterns = [
-        path for name in PER_SEQUENCE_RULES for path in getattr(rules, name).output
+    """The per-sequence outputs, and the shards they come from (known once the manifest
+    checkpoint and, for DICOM, collect_prepared have run)."""
+    if not DICOM:
+        return expand(rules.frames.output, seq=sequence_ids())
+    return [
+        *all_shards(wildcards),
+        *rules.collect_prepared.output,
+        *expand(rules.sequence_files.output, seq=study_sequence_ids()),
     ]
-    return expand(patterns, seq=sequence_ids())
 
 
 def table_files(folder, label):

@@ -3,7 +3,7 @@
 
 rule split:
     input:
-        manifest="results/manifest.csv",
+        manifest=STUDY_MANIFEST,
         annotations="results/annotations.csv",
         duplicates="results/reports/duplicates.csv",
     output:

@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from pydicom.dataset import Dataset
+
 from dynbus import config as dynbus_config
 from dynbus.atomic import atomic_dir, atomic_path, write_json
 from dynbus.deid.audit import Audit
@@ -44,7 +46,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _deidentify_file(path: Path, out: Path, key: bytes, settings: dict[str, Any]) -> Audit:
+def _deidentify_file(
+    path: Path, out: Path, key: bytes, settings: dict[str, Any]
+) -> tuple[Dataset, Audit]:
+    """De-identify ``path`` into ``out``; return the de-identified dataset and its audit."""
     ds = read_dicom(path)
     audit = Audit(output=out.name)
     try:
@@ -54,31 +59,49 @@ def _deidentify_file(path: Path, out: Path, key: bytes, settings: dict[str, Any]
     except DynbusError as error:
         raise InputFileError(path, str(error)) from error
     ds.save_as(out, enforce_file_format=True)
-    return audit
+    return ds, audit
+
+
+def audit_record(settings: dict[str, Any], audits: list[Audit]) -> dict[str, Any]:
+    """The audit JSON of one output (file or sequence folder)."""
+    return {
+        "profile": f"DICOM PS3.15 Annex E Table E.1-1 ({TABLE_VERSION})",
+        "dates": settings["dates"],
+        "other_public_attributes": f"removed unless on the keep-list of "
+        f"{len(KEEP_KEYWORDS)} (dynbus.deid.keep)",
+        "files": [audit.as_dict() for audit in audits],
+    }
+
+
+def deidentify_sequence(
+    inputs: list[Path], outdir: Path, key: bytes, settings: dict[str, Any], audit: Path | None
+) -> list[Dataset]:
+    """De-identify ``inputs`` into ``outdir`` (``000000.dcm, ...``) and write the audit.
+
+    Nothing is written unless every input is de-identified. Returns the de-identified datasets
+    in input order, so a caller can go on without reading them back.
+    """
+    datasets: list[Dataset] = []
+    audits: list[Audit] = []
+    with atomic_dir(outdir) as tmp_dir:
+        for index, path in enumerate(inputs):
+            ds, file_audit = _deidentify_file(path, tmp_dir / f"{index:06d}.dcm", key, settings)
+            datasets.append(ds)
+            audits.append(file_audit)
+    if audit is not None:
+        write_json(audit, audit_record(settings, audits))
+    return datasets
 
 
 def main(args: argparse.Namespace) -> None:
     """Run ``dynbus deidentify``."""
     settings = dynbus_config.load(args.config)["deid"]
     key = load_or_create_key(args.key)
-    audits: list[Audit] = []
-    if len(args.inputs) == 1 and args.output.suffix.lower() == ".dcm":
-        with atomic_path(args.output) as tmp:
-            audit = _deidentify_file(args.inputs[0], tmp, key, settings)
-            audit.output = args.output.name
-            audits.append(audit)
-    else:
-        with atomic_dir(args.output) as tmp_dir:
-            for index, path in enumerate(args.inputs):
-                audits.append(_deidentify_file(path, tmp_dir / f"{index:06d}.dcm", key, settings))
+    if len(args.inputs) > 1 or args.output.suffix.lower() != ".dcm":
+        deidentify_sequence(args.inputs, args.output, key, settings, args.audit)
+        return
+    with atomic_path(args.output) as tmp:
+        _, audit = _deidentify_file(args.inputs[0], tmp, key, settings)
+        audit.output = args.output.name
     if args.audit is not None:
-        write_json(
-            args.audit,
-            {
-                "profile": f"DICOM PS3.15 Annex E Table E.1-1 ({TABLE_VERSION})",
-                "dates": settings["dates"],
-                "other_public_attributes": f"removed unless on the keep-list of "
-                f"{len(KEEP_KEYWORDS)} (dynbus.deid.keep)",
-                "files": [audit.as_dict() for audit in audits],
-            },
-        )
+        write_json(args.audit, audit_record(settings, [audit]))

@@ -1,0 +1,85 @@
+"""Batching of per-sequence work: one process handles many sequences, each failure on its own.
+
+A data stage that works sequence by sequence gives :func:`run_batch` a function of one sequence
+id; the sequences are spread over ``processes`` forked workers (imports are paid once, in the
+parent) and every sequence's failure is caught and reported without stopping the others.
+:func:`shards` cuts a study's sorted sequence ids into the batches the workflow runs as jobs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from dynbus.errors import DynbusError
+
+Work = Callable[[str], int]
+_WORK: Work | None = None  # the function forked workers run (set before the pool starts)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one sequence: ``frames`` written, or ``error`` (one line, for the log)."""
+
+    sequence_id: str
+    frames: int = 0
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the sequence was processed."""
+        return not self.error
+
+
+def shards(sequence_ids: Sequence[str], size: int) -> list[list[str]]:
+    """The sorted ids cut into consecutive batches of at most ``size`` (shard ``i`` is ``[i]``)."""
+    if size < 1:
+        raise DynbusError(f"shard size must be at least 1, got {size}")
+    ordered = sorted(sequence_ids)
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+
+
+def set_threads(threads: int) -> None:
+    """Cap this process's numeric libraries (torch if loaded, OpenMP, BLAS) at ``threads``."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)  # for libraries loaded later and for child processes
+    torch = sys.modules.get("torch")  # a data stage never imports torch just for this
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+def _run_one(sequence_id: str) -> Outcome:
+    assert _WORK is not None
+    start = time.perf_counter()
+    try:
+        frames = _WORK(sequence_id)
+    except (DynbusError, OSError) as error:
+        message = " ".join(str(error).split())
+        return Outcome(sequence_id, seconds=time.perf_counter() - start, error=message)
+    return Outcome(sequence_id, frames, time.perf_counter() - start)
+
+
+def run_batch(work: Work, sequence_ids: Sequence[str], processes: int) -> list[Outcome]:
+    """Run ``work`` on every sequence id, in ``processes`` forked workers; outcomes in id order.
+
+    ``work`` returns the number of frames it wrote, and raises ``DynbusError`` (bad input) or
+    ``OSError`` for a sequence that fails: that sequence's outcome carries the message and the
+    others go on. Any other exception is a bug and stops the batch.
+    """
+    global _WORK
+    _WORK = work
+    try:
+        workers = max(1, min(processes, len(sequence_ids)))
+        if workers == 1:
+            return [_run_one(sequence_id) for sequence_id in sequence_ids]
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            return list(pool.map(_run_one, sequence_ids))
+    finally:
+        _WORK = None

@@ -1,0 +1,61 @@
+"""``dynbus collect-prepared SHARD [SHARD ...] --manifest M --out OUT --report REPORT``.
+
+Reads the ``record.csv`` of every ``dynbus prepare`` output folder (shard) and writes OUT, the
+public manifest restricted to the sequences prepared, and REPORT, the sequences that failed
+(left out under ``on_bad_input: skip``; the reason is in the shard's private log). Every sequence
+of the manifest must be in exactly one shard's record.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from dynbus.atomic import write_csv
+from dynbus.csv_input import read_csv_checked
+from dynbus.errors import DynbusError
+from dynbus.prepare import RECORD_COLUMNS
+
+REPORT_COLUMNS = ["sequence_id", "patient_id", "shard", "problem"]
+PROBLEM = "de-identification or frame export failed (the shard's log in linkage.dir says why)"
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Parser of ``dynbus collect-prepared``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("shards", nargs="+", type=Path, metavar="SHARD", help="prepare outputs")
+    parser.add_argument("--manifest", required=True, type=Path, help="public manifest CSV")
+    parser.add_argument("--out", required=True, type=Path, help="manifest of prepared sequences")
+    parser.add_argument("--report", required=True, type=Path, help="failed sequences CSV")
+    return parser
+
+
+def shard_records(shards: list[Path]) -> pd.DataFrame:
+    """The shards' records, one row per sequence, with the shard's folder name."""
+    records = [
+        read_csv_checked(shard / "record.csv", RECORD_COLUMNS).assign(shard=shard.name)
+        for shard in shards
+    ]
+    return pd.concat(records, ignore_index=True)
+
+
+def main(args: argparse.Namespace) -> None:
+    """Run ``dynbus collect-prepared``."""
+    manifest = read_csv_checked(args.manifest, ["sequence_id", "patient_id"])
+    records = shard_records(args.shards)
+    counts = records["sequence_id"].value_counts()
+    twice = counts[counts > 1]
+    if len(twice):
+        raise DynbusError(f"sequence {twice.index[0]} is in {twice.iloc[0]} shards' records")
+    missing = sorted(set(manifest["sequence_id"]) - set(records["sequence_id"]))
+    if missing:
+        raise DynbusError(f"{len(missing)} sequences of {args.manifest} are in no shard's "
+                          f"record (first: {missing[0]})")  # fmt: skip
+    status = manifest.merge(records, on="sequence_id", how="left", validate="one_to_one")
+    failed = status[status["status"] != "ok"].assign(problem=PROBLEM)
+    write_csv(args.out, manifest[status["status"].eq("ok").to_numpy()])
+    write_csv(args.report, failed[REPORT_COLUMNS])
+    print(f"dynbus collect-prepared: {len(manifest) - len(failed)} of {len(manifest)} sequences "
+          f"prepared, {len(failed)} failed (see {args.report})")  # fmt: skip
