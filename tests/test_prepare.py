@@ -10,10 +10,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pydicom
 import pytest
+import yaml
+from pydicom.uid import JPEGBaseline8Bit
 
 from dynbus.batch import Outcome, run_batch, shards
 from dynbus.errors import DynbusError
+from tests.conftest import run_workflow, simulate_study, tiny_config
 
 TINY = {"simulate": {"frames": [4, 4], "rows": 128, "columns": 128}}
 
@@ -144,3 +148,58 @@ def test_shards_cover_every_sequence_once() -> None:
     assert sum(batches, []) == sorted(ids)
     with pytest.raises(DynbusError):
         shards(ids, 0)
+
+
+def corrupt_jpeg_scan(raw: Path) -> Path:
+    """Zero the entropy-coded data of a middle frame of the first JPEG Baseline file, keeping
+    its size and mtime (a file changed on its share after the manifest listed it, which the
+    manifest's digest of sizes and mtimes does not see). Returns the file."""
+    for path in sorted(raw.rglob("*.dcm")):
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        if header.file_meta.TransferSyntaxUID != JPEGBaseline8Bit:
+            continue
+        data = bytearray(path.read_bytes())
+        starts = [i for i in range(len(data) - 2) if data[i : i + 3] == b"\xff\xd8\xff"]
+        start = starts[len(starts) // 2]
+        scan = data.index(b"\xff\xda", start) + 20
+        end = data.index(b"\xff\xd9", scan)
+        data[scan:end] = bytes(end - scan)
+        info = path.stat()
+        path.write_bytes(bytes(data))
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+        return path
+    raise AssertionError("the simulated study has no JPEG Baseline file")
+
+
+@pytest.mark.parametrize("mode", ["error", "skip"])
+def test_a_sequence_that_fails_to_prepare_stops_the_run_or_is_left_out(
+    tmp_path: Path, mode: str
+) -> None:
+    config = tiny_config()
+    raw = tmp_path / "raw"
+    simulate_study(raw, config["simulate"], key=tmp_path / "linkage" / "key.hex")
+    configfile = tmp_path / "config.yaml"
+    configfile.write_text(yaml.safe_dump({
+        **config, "raw_dir": "raw", "annotations": "raw/annotations.csv",
+        "simulate": {**config["simulate"], "enabled": False}, "on_bad_input": mode,
+    }))  # fmt: skip
+    listed = run_workflow(tmp_path, "--until", "manifest", configfile=configfile)
+    assert listed.returncode == 0, listed.stderr[-4000:]
+    broken = corrupt_jpeg_scan(raw)
+    result = run_workflow(tmp_path, "results/splits.csv", configfile=configfile)
+    if mode == "error":
+        assert result.returncode != 0
+        log = (tmp_path / ".snakemake" / "log").glob("*.log")
+        assert "Error in rule prepare" in "".join(path.read_text() for path in log)
+        assert not list((tmp_path / "results" / "prepared").glob("[0-9]*"))
+        return
+    assert result.returncode == 0, result.stderr[-4000:]
+    private = pd.read_csv(tmp_path / "linkage" / "manifest.csv", dtype={"file": str})
+    broken_id = private.set_index("file").loc[broken.relative_to(raw).as_posix(), "sequence_id"]
+    failed = pd.read_csv(tmp_path / "results" / "reports" / "failed_sequences.csv")
+    assert failed["sequence_id"].tolist() == [broken_id]
+    splits = pd.read_csv(tmp_path / "results" / "splits.csv")
+    assert broken_id not in set(splits["sequence_id"])
+    assert len(splits) == len(private["sequence_id"].unique()) - 1
+    assert not (tmp_path / "results" / "frames" / broken_id).exists()
+    assert broken.name not in failed.to_csv()
