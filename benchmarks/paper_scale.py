@@ -14,7 +14,10 @@ PNG (``pixel_array`` -> PIL gray -> ``Image.save``) in a pool of as many process
 files, in the same run. Then ``snakemake -n`` over the whole study is timed (target <= 30 s).
 Prints wall time per stage, frames/s, peak memory, disk used and the ratios.
 
-    .venv/bin/python benchmarks/paper_scale.py [--scale 0.1] [--cores 2]
+    .venv/bin/python benchmarks/paper_scale.py [--scale 0.1] [--cores 2] [--workdir DIR]
+
+With ``--workdir DIR`` the study is kept in DIR/raw and a later run with the same DIR reuses it
+(everything else in DIR is made anew), so the simulation can run ahead of the timed part.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,16 +110,25 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=128)
     parser.add_argument("--columns", type=int, default=160)
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores; pool processes")
+    parser.add_argument("--workdir", type=Path, help="keep the study here (reused when present)")
     args = parser.parse_args()
     patients = max(2, round(args.patients * args.scale))
     simulate = {"frames": args.frames, "rows": args.rows, "columns": args.columns}
     with tempfile.TemporaryDirectory(prefix="dynbus-paper-scale-") as tmp:
-        work = Path(tmp)
-        simulate_s = run(
-            [str(BIN / "dynbus"), "simulate", "--out", "raw", "--seed", "1",
-             "--patients", str(patients), "--config", json.dumps({"simulate": simulate})],
-            work,
-        )  # fmt: skip
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        for made in [p for p in work.iterdir() if p.name != "raw"]:
+            if made.is_dir():
+                shutil.rmtree(made)
+            else:
+                made.unlink()
+        simulate_s = 0.0
+        if not (work / "raw").is_dir():
+            simulate_s = run(
+                [str(BIN / "dynbus"), "simulate", "--out", "raw", "--seed", "1",
+                 "--patients", str(patients), "--config", json.dumps({"simulate": simulate})],
+                work,
+            )  # fmt: skip
         config = {
             "simulate": {"enabled": False},
             "raw_dir": "raw",
