@@ -101,10 +101,10 @@ def test_one_fold_is_the_single_split_dag(tmp_path: Path):
     assert result.returncode == 0, result.stderr[-3000:]
     console = result.stdout + result.stderr
     assert job_counts(console) == {
-        "simulate": 1, "run_info": 1, "manifest": 1, "annotations": 1, "duplicates": 1,
-        "timings": 1, "split": 1, "train": 1, "environment": 1, "infer": 2, "evaluate": 1,
-        "tables": 1, "plots": 2, "figures": 1, "video_metrics": 1, "ablation": 1,
-        "overlays": 1, "fingerprint": 1, "all": 1, "total": 21,
+        "simulate": 1, "run_info": 1, "manifest": 1, "annotations": 1, "collect_prepared": 1,
+        "duplicates": 1, "timings": 1, "split": 1, "train": 1, "environment": 1, "infer": 2,
+        "evaluate": 1, "tables": 1, "plots": 2, "figures": 1, "video_metrics": 1, "ablation": 1,
+        "overlays": 1, "fingerprint": 1, "all": 1, "total": 22,
     }  # fmt: skip
     assert "folds/" not in console and "--fold" not in console
     assert "--out results/splits.csv --summary results/reports/split_summary.csv" in console
