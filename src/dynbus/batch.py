@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +26,6 @@ class Outcome:
 
     sequence_id: str
     frames: int = 0
-    seconds: float = 0.0
     error: str = ""
 
     @property
@@ -46,23 +43,17 @@ def shards(sequence_ids: Sequence[str], size: int) -> list[list[str]]:
 
 
 def set_threads(threads: int) -> None:
-    """Cap this process's numeric libraries (torch if loaded, OpenMP, BLAS) at ``threads``."""
+    """Cap the OpenMP / BLAS threads of libraries loaded later and of child processes."""
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = str(threads)  # for libraries loaded later and for child processes
-    torch = sys.modules.get("torch")  # a data stage never imports torch just for this
-    if torch is not None:
-        torch.set_num_threads(threads)
+        os.environ[name] = str(threads)
 
 
 def _run_one(sequence_id: str) -> Outcome:
     assert _WORK is not None
-    start = time.perf_counter()
     try:
-        frames = _WORK(sequence_id)
+        return Outcome(sequence_id, _WORK(sequence_id))
     except (DynbusError, OSError) as error:
-        message = " ".join(str(error).split())
-        return Outcome(sequence_id, seconds=time.perf_counter() - start, error=message)
-    return Outcome(sequence_id, frames, time.perf_counter() - start)
+        return Outcome(sequence_id, error=" ".join(str(error).split()))
 
 
 def run_batch(work: Work, sequence_ids: Sequence[str], processes: int) -> list[Outcome]:

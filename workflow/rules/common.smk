@@ -103,13 +103,18 @@ def shard_of_sequence(wildcards):
     return f"results/prepared/{prepare_shards()[1][wildcards.seq]}"
 
 
+@functools.cache
+def _prepared_ids(path, mtime_ns):
+    return sorted(pd.read_csv(path)["sequence_id"])
+
+
 def study_sequence_ids():
     """The sequences that go on to the duplicate check and the split, sorted: for DICOM those
-    the shards prepared (known once collect_prepared has run), else all."""
+    the shards prepared (known once collect_prepared has run, read once), else all."""
     if not DICOM:
         return sequence_ids()
     path = checkpoints.collect_prepared.get().output.manifest
-    return sorted(pd.read_csv(path)["sequence_id"])
+    return _prepared_ids(path, os.stat(path).st_mtime_ns)
 
 
 def all_frames(wildcards):
