@@ -1,9 +1,10 @@
 """Batching of per-sequence work: one process handles many sequences, each failure on its own.
 
-A data stage that works sequence by sequence gives :func:`run_batch` a function of one sequence
-id; the sequences are spread over ``processes`` forked workers (imports are paid once, in the
-parent) and every sequence's failure is caught and reported without stopping the others.
-:func:`shards` cuts a study's sorted sequence ids into the batches the workflow runs as jobs.
+:func:`process_map` maps a function over items in forked worker processes (imports are paid
+once, in the parent). A data stage that works sequence by sequence gives :func:`run_batch` a
+function of one sequence id; every sequence's failure is caught and reported without stopping
+the others. :func:`shards` cuts a study's sorted sequence ids into the batches the workflow runs
+as jobs.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from dynbus.errors import DynbusError
 
 Work = Callable[[str], int]
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 _WORK: Work | None = None  # the function forked workers run (set before the pool starts)
 
 
@@ -56,6 +60,22 @@ def _run_one(sequence_id: str) -> Outcome:
         return Outcome(sequence_id, error=" ".join(str(error).split()))
 
 
+def process_map(
+    func: Callable[[Item], Result], items: Sequence[Item], processes: int
+) -> list[Result]:
+    """``[func(item) for item in items]`` in ``processes`` forked workers, in order.
+
+    ``func`` must be a module-level function (workers receive it by name); the workers are forked
+    from this process, so its imports are paid once.
+    """
+    workers = max(1, min(processes, len(items)))
+    if workers == 1:
+        return [func(item) for item in items]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(func, items))
+
+
 def run_batch(work: Work, sequence_ids: Sequence[str], processes: int) -> list[Outcome]:
     """Run ``work`` on every sequence id, in ``processes`` forked workers; outcomes in id order.
 
@@ -66,11 +86,6 @@ def run_batch(work: Work, sequence_ids: Sequence[str], processes: int) -> list[O
     global _WORK
     _WORK = work
     try:
-        workers = max(1, min(processes, len(sequence_ids)))
-        if workers == 1:
-            return [_run_one(sequence_id) for sequence_id in sequence_ids]
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            return list(pool.map(_run_one, sequence_ids))
+        return process_map(_run_one, sequence_ids, processes)
     finally:
         _WORK = None

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from dynbus.batch import set_threads
 from dynbus.errors import DynbusError
 
 STAGES: dict[str, tuple[str, str]] = {
@@ -61,6 +62,10 @@ STAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Stages whose --threads / --workers are forked processes, each with single-threaded libraries.
+PROCESS_PARALLEL = {"manifest", "prepare", "duplicates"}
+
+
 def _usage() -> str:
     width = max(len(name) for name in STAGES)
     lines = ["usage: dynbus <stage> [options]   (dynbus <stage> --help for a stage's options)", ""]
@@ -83,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if stage not in STAGES:
         print(f"dynbus: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    if stage in PROCESS_PARALLEL:
+        set_threads(1)  # before numpy loads its BLAS: N worker processes x N BLAS threads thrash
     module = importlib.import_module(STAGES[stage][0])
     parser: argparse.ArgumentParser = module.get_args_parser()
     parser.prog = f"dynbus {stage}"

@@ -4,16 +4,22 @@ Reads the ``record.csv`` of every ``dynbus prepare`` output folder (shard) and w
 public manifest restricted to the sequences prepared, and REPORT, the sequences that failed
 (left out under ``on_bad_input: skip``; the reason is in the shard's private log). Every sequence
 of the manifest must be in exactly one shard's record.
+
+With ``--frames/--deid/--audit`` the prepared sequences' outputs are gathered out of the shards
+into those folders (``{seq}/``, ``{seq}/`` and ``{seq}.json``) as hard links, no copy: the
+per-sequence layout every later stage reads. Each folder is built beside its place and renamed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from dynbus.atomic import write_csv
+from dynbus.atomic import atomic_dir, write_csv
 from dynbus.csv_input import read_csv_checked
 from dynbus.errors import DynbusError
 from dynbus.prepare import RECORD_COLUMNS
@@ -29,6 +35,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--manifest", required=True, type=Path, help="public manifest CSV")
     parser.add_argument("--out", required=True, type=Path, help="manifest of prepared sequences")
     parser.add_argument("--report", required=True, type=Path, help="failed sequences CSV")
+    for name, what in (("frames", "frame folders"), ("deid", "de-identified DICOM folders"),
+                       ("audit", "audit JSON files")):  # fmt: skip
+        parser.add_argument(f"--{name}", type=Path, help=f"gather the sequences' {what} here")
     return parser
 
 
@@ -39,6 +48,34 @@ def shard_records(shards: list[Path]) -> pd.DataFrame:
         for shard in shards
     ]
     return pd.concat(records, ignore_index=True)
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """Hard-link the file or folder ``source`` as ``target`` (copy across file systems)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    if source.is_dir():
+        shutil.copytree(source, target, copy_function=link)
+    else:
+        link(str(source), str(target))
+
+
+def gather(args: argparse.Namespace, shard_of: dict[str, str]) -> None:
+    """Link each prepared sequence's outputs out of its shard into the folders asked for."""
+    folders = {arg.name: arg for arg in args.shards}
+    for kind, suffix in (("frames", ""), ("deid", ""), ("audit", ".json")):
+        target = getattr(args, kind)
+        if target is None:
+            continue
+        with atomic_dir(target) as tmp:
+            for sequence_id, shard in sorted(shard_of.items()):
+                name = f"{sequence_id}{suffix}"
+                link_tree(folders[shard] / kind / name, tmp / name)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -55,6 +92,8 @@ def main(args: argparse.Namespace) -> None:
                           f"record (first: {missing[0]})")  # fmt: skip
     status = manifest.merge(records, on="sequence_id", how="left", validate="one_to_one")
     failed = status[status["status"] != "ok"].assign(problem=PROBLEM)
+    prepared = status[status["status"].eq("ok")]
+    gather(args, dict(zip(prepared["sequence_id"], prepared["shard"], strict=True)))
     write_csv(args.out, manifest[status["status"].eq("ok").to_numpy()])
     write_csv(args.report, failed[REPORT_COLUMNS])
     print(f"dynbus collect-prepared: {len(manifest) - len(failed)} of {len(manifest)} sequences "

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from scipy.sparse.csgraph import connected_components
 
 from dynbus import config as study_config
 from dynbus.atomic import write_csv
+from dynbus.batch import process_map
 from dynbus.csv_input import read_csv_checked
 from dynbus.errors import DynbusError, InputFileError
 from dynbus.frames import read_png
@@ -153,6 +152,10 @@ def _distance(hashes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return np.bitwise_count(hashes[i] ^ hashes[j]).sum(axis=1, dtype=np.int64)
 
 
+def _hash_job(job: tuple[Path, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return hash_sequence(*job)
+
+
 def find_duplicates(
     frames_dir: Path,
     manifest: pd.DataFrame,
@@ -163,8 +166,8 @@ def find_duplicates(
 ) -> pd.DataFrame:
     """The sequence pairs sharing near-duplicate frames (columns ``PAIR_COLUMNS``)."""
     sequences = manifest["sequence_id"].tolist()
-    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-        hashed = list(pool.map(lambda s: hash_sequence(frames_dir / s, stride), sequences))
+    jobs = [(frames_dir / sequence_id, stride) for sequence_id in sequences]
+    hashed = process_map(_hash_job, jobs, workers)  # PNG parsing holds the GIL: processes
     owner = np.concatenate([np.full(len(h[0]), k) for k, h in enumerate(hashed)])
     frame = np.concatenate([h[0] for h in hashed])
     hashes = np.concatenate([h[1] for h in hashed])
@@ -231,7 +234,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frames", required=True, type=Path, help="folder of frame folders")
     parser.add_argument("--out", required=True, type=Path, help="duplicates report CSV")
     parser.add_argument("--stride", type=int, default=1, help="hash every k-th frame (default 1)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="threads")
+    parser.add_argument("--workers", type=int, default=1, help="processes")
     study_config.add_config_argument(parser)
     return parser
 

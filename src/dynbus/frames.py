@@ -196,7 +196,7 @@ def _frame_time_ms(ds: Dataset) -> float | None:
 def extract_frames(source: Path, outdir: Path, workers: int) -> dict[str, Any]:
     """Write the PNG frames and meta.json of ``source`` (file or series folder) to ``outdir``."""
     paths = _series_files(source) if source.is_dir() else [source]
-    first = read_dicom(paths[0], decode_check=False)
+    first = read_dicom(paths[0])
     rows, columns = int(first.Rows), int(first.Columns)
     if len(paths) == 1:
         frames = gray_frames(first, paths[0])
@@ -238,7 +238,7 @@ def write_frame_folder(
     run in ``workers`` threads. ``name`` identifies the source in the size-mismatch error.
     """
     rows, columns = meta["rows"], meta["columns"]
-    with atomic_dir(outdir) as tmp, ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+    with atomic_dir(outdir) as tmp:
 
         def write(index: int) -> None:
             image = frames[index]()
@@ -246,12 +246,17 @@ def write_frame_folder(
                 raise DynbusError(f"{name}: frame {index} is {image.shape}, not {rows}x{columns}")
             (tmp / f"{index:06d}.png").write_bytes(encode_png(image))
 
-        list(pool.map(write, range(len(frames))))
+        if workers > 1:  # a pool of one thread only adds a hand-off per frame
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(write, range(len(frames))))
+        else:
+            for index in range(len(frames)):
+                write(index)
         write_json(tmp / "meta.json", meta)
 
 
 def _single_frame(path: Path, rows: int, columns: int) -> np.ndarray:
-    return _only_frame(read_dicom(path, decode_check=False), path, rows, columns)
+    return _only_frame(read_dicom(path), path, rows, columns)
 
 
 def _only_frame(ds: Dataset, path: Path, rows: int, columns: int) -> np.ndarray:

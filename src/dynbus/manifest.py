@@ -32,6 +32,7 @@ import pandas as pd
 
 from dynbus import config as study_config
 from dynbus.atomic import write_csv
+from dynbus.batch import process_map
 from dynbus.deid.pixels import clip_box, ultrasound_regions
 from dynbus.dicom_io import check_frames, integer_value, number_of_frames, read_header
 from dynbus.errors import DynbusError, InputFileError
@@ -198,24 +199,34 @@ def public_manifest(private: pd.DataFrame) -> pd.DataFrame:
     return public[PUBLIC_COLUMNS]
 
 
+def _scan(job: tuple[Path, Path, Sequence[int] | None]) -> RawFile | tuple[str, bool]:
+    """One raw file read and checked, or why it is left out and whether that is fatal."""
+    path, raw_dir, fallback_box = job
+    reason = ignored_reason(path)
+    if reason is not None:
+        return reason, False
+    try:
+        return read_raw_file(path, raw_dir, fallback_box)
+    except InputFileError as error:
+        return error.problem, True
+
+
 def find_problems(
-    raw_dir: Path, key: bytes, fallback_box: Sequence[int] | None
+    raw_dir: Path, key: bytes, fallback_box: Sequence[int] | None, workers: int = 1
 ) -> tuple[list[RawFile], pd.DataFrame]:
-    """Read every raw file: ``(usable files, problem table)``; ``fatal`` marks unusable files."""
+    """Read every raw file (in ``workers`` processes): ``(usable files, problem table)``;
+    ``fatal`` marks unusable files."""
     paths = raw_files(raw_dir)
     names = [path.relative_to(raw_dir).as_posix() for path in paths]
     handles = {name: f"{rank}/{len(names)}" for rank, name in enumerate(names, 1)}
     good: list[RawFile] = []
     found: dict[str, tuple[str, bool]] = {}
-    for path, name in zip(paths, names, strict=True):
-        reason = ignored_reason(path)
-        if reason is not None:
-            found[name] = (reason, False)
-            continue
-        try:
-            good.append(read_raw_file(path, raw_dir, fallback_box))
-        except InputFileError as error:
-            found[name] = (error.problem, True)
+    scanned = process_map(_scan, [(path, raw_dir, fallback_box) for path in paths], workers)
+    for name, outcome in zip(names, scanned, strict=True):
+        if isinstance(outcome, RawFile):
+            good.append(outcome)
+        else:
+            found[name] = outcome
     conflicts = find_conflicts(good, handles)
     found.update({name: (problem, True) for name, problem in conflicts.items()})
     rows = [
@@ -233,6 +244,7 @@ def build_manifest(
     on_bad_input: str,
     fallback_box: Sequence[int] | None = None,
     record: Path | None = None,
+    workers: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Scan ``raw_dir``: return (private manifest, public manifest, problem table).
 
@@ -242,7 +254,7 @@ def build_manifest(
     """
     if not raw_dir.is_dir():
         raise DynbusError(f"{raw_dir}: raw folder not found")
-    good, problems = find_problems(raw_dir, key, fallback_box)
+    good, problems = find_problems(raw_dir, key, fallback_box, workers)
     if record is not None:
         with private_files():
             write_csv(record, problems[PROBLEM_COLUMNS])
@@ -277,6 +289,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--links", type=Path, default=None, help="folder of pseudonymous links to the raw files"
     )
+    parser.add_argument("--threads", type=int, default=1, help="processes reading the files")
     study_config.add_config_argument(parser)
     return parser
 
@@ -288,7 +301,12 @@ def main(args: argparse.Namespace) -> None:
     with private_files():
         key = load_or_create_key(args.key)
         private, public, skipped = build_manifest(
-            args.raw_dir, key, cfg["on_bad_input"], cfg["deid"]["fallback_box"], record
+            args.raw_dir,
+            key,
+            cfg["on_bad_input"],
+            cfg["deid"]["fallback_box"],
+            record,
+            args.threads,
         )
         write_csv(args.private, private[PRIVATE_COLUMNS])
     if args.links is not None:

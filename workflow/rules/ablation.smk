@@ -22,7 +22,7 @@ rule video_metrics:
         "../../envs/stats.yaml"
     params:
         cfg=stage_config("single_frame", "evaluate"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        frames=FRAMES,
         table=lambda w, output: os.path.splitext(output.table[0])[0],
     shell:
         "dynbus video-metrics --detections {input.detections:q} --annotations {input.annotations:q}"
@@ -52,7 +52,7 @@ rule ablation:
         "../../envs/stats.yaml"
     params:
         cfg=stage_config("single_frame", "fusion", "evaluate"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        frames=FRAMES,
         table=lambda w, output: os.path.splitext(output.table[0])[0],
     shell:
         "dynbus ablation --detections {input.detections:q} --annotations {input.annotations:q}"

@@ -62,11 +62,13 @@ def sequence_ids():
 
 # The per-sequence work runs in shards of SHARD_SIZE sequences, one process each: a process
 # start-up with its imports costs about a second, more than a small sequence's work.
-SHARD_SIZE = 32
+SHARD_SIZE = 128
 DICOM = config["source"]["format"] == "dicom"
 # What the duplicate check and the split see: for DICOM the manifest of the sequences the shards
 # prepared (all of them unless on_bad_input: skip let one fail), else the import's manifest.
 STUDY_MANIFEST = "results/prepared/manifest.csv" if DICOM else "results/manifest.csv"
+# The frame folders, results/frames/{seq}: what training, inference and the figures read.
+FRAMES = "results/frames"
 
 
 @functools.cache
@@ -98,25 +100,9 @@ def all_shards(wildcards):
     return expand("results/prepared/{shard}", shard=range(len(prepare_shards()[0])))
 
 
-def shard_of_sequence(wildcards):
-    """The output folder of the shard that prepares ``wildcards.seq``."""
-    return f"results/prepared/{prepare_shards()[1][wildcards.seq]}"
-
-
-@functools.cache
-def _prepared_ids(path, mtime_ns):
-    return sorted(pd.read_csv(path)["sequence_id"])
-
-
-def study_sequence_ids():
-    """The sequences that go on to the duplicate check and the split, sorted: for DICOM those
-    the shards prepared (known once collect_prepared has run, read once), else all."""
-    if not DICOM:
-        return sequence_ids()
-    path = checkpoints.collect_prepared.get().output.manifest
-    return _prepared_ids(path, os.stat(path).st_mtime_ns)
-
-
 def all_frames(wildcards):
-    """The frame folders of every sequence of the study."""
-    return expand("results/frames/{seq}", seq=study_sequence_ids())
+    """The frame folders of the study: for DICOM the one folder rule collect_prepared fills,
+    else every sequence's folder."""
+    if DICOM:
+        return [FRAMES]
+    return expand(f"{FRAMES}/{{seq}}", seq=sequence_ids())

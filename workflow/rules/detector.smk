@@ -31,7 +31,7 @@ rule train:
         runtime=720,
     params:
         cfg=stage_config("model", "train", "reproducibility"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        frames=FRAMES,
         out=lambda w, output: os.path.dirname(output.model),
     shell:
         "dynbus train --frames {params.frames:q} --annotations {input.annotations:q}"
@@ -64,7 +64,7 @@ rule infer:
         runtime=120,
     params:
         cfg=stage_config("model", "infer", "reproducibility"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        frames=FRAMES,
     shell:
         "dynbus infer --model {input.model:q} --frames {params.frames:q} --splits {input.splits:q}"
         " --split {wildcards.split} --out {output.detections:q} --config {params.cfg:q}"

@@ -15,7 +15,7 @@ rule duplicates:
         "../../envs/dicom.yaml"
     threads: 2
     params:
-        frames="results/frames",
+        frames=FRAMES,
         cfg=stage_config("duplicates"),
     shell:
         "dynbus duplicates --manifest {input.manifest:q} --frames {params.frames:q}"

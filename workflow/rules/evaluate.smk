@@ -109,7 +109,7 @@ rule figures:
     conda:
         "../../envs/stats.yaml"
     params:
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        frames=FRAMES,
         iou=EXAMPLE_IOU,
         fp_rate=EXAMPLE_FP_RATE,
     shell:

@@ -43,7 +43,7 @@ rule frames:
     input:
         f"{LINKAGE}/manifest.csv",
     output:
-        frames=directory("results/frames/{seq}"),
+        frames=directory(f"{FRAMES}/{{seq}}"),
         audit="results/audit/{seq}.json",
     log:
         f"{LINKAGE}/logs/import_frames/{{seq}}.log",

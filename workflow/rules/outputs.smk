@@ -96,15 +96,11 @@ def study_outputs(wildcards):
 
 
 def sequence_outputs(wildcards):
-    """The per-sequence outputs, and the shards they come from (known once the manifest
-    checkpoint and, for DICOM, collect_prepared have run)."""
+    """The per-sequence outputs (known once the manifest checkpoint has run): for DICOM the
+    shards and the folders they are gathered into, else each sequence's import."""
     if not DICOM:
         return expand(rules.frames.output, seq=sequence_ids())
-    return [
-        *all_shards(wildcards),
-        *rules.collect_prepared.output,
-        *expand(rules.sequence_files.output, seq=study_sequence_ids()),
-    ]
+    return [*all_shards(wildcards), *rules.collect_prepared.output]
 
 
 def table_files(folder, label):

@@ -28,7 +28,7 @@ rule overlays:
         "../../envs/stats.yaml"
     params:
         cfg=stage_config("single_frame", "fusion", "evaluate"),
-        frames=lambda w, input: os.path.dirname(input.frames[0]),
+        frames=FRAMES,
         out=lambda w, output: os.path.dirname(output.index),
         iou=EXAMPLE_IOU,
         fp_rate=EXAMPLE_FP_RATE,

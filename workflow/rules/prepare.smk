@@ -3,7 +3,6 @@
 # reach the raw data through links named by pseudonyms (data.smk, LINKS), never by raw paths.
 # Cheap bookkeeping: on a cluster these run on the submitting node, not as jobs.
 localrules:
-    sequence_files,
     collect_prepared,
 
 
@@ -20,6 +19,7 @@ checkpoint manifest:
         "benchmarks/out/manifest.tsv"
     conda:
         "../../envs/dicom.yaml"
+    threads: 2
     params:
         key=KEY,
         links=LINKS,
@@ -29,14 +29,13 @@ checkpoint manifest:
         f"{PRIVATE_SHELL}"
         "dynbus manifest {input.raw:q} --key {params.key:q} --private {output.private:q}"
         " --links {params.links:q} --out {output.public:q} --skipped {output.skipped:q}"
-        " --config {params.cfg:q}"
-        " > {log:q} 2>&1"
+        " --threads {threads} --config {params.cfg:q} > {log:q} 2>&1"
 
 
 rule prepare:
     # One process per shard of SHARD_SIZE sequences (prepare_shards): deidentify + frames of each
-    # sequence, each sequence's failure on its own (on_bad_input). The per-sequence outputs are
-    # declared by rule sequence_files, which links them out of the shard.
+    # sequence, each sequence's failure on its own (on_bad_input). Rule collect_prepared links
+    # the per-sequence outputs out of the shards.
     input:
         manifest=f"{LINKAGE}/manifest.csv",
         raw=shard_raw_files,
@@ -61,15 +60,19 @@ rule prepare:
         " --config {params.cfg:q} > {log:q} 2>&1"
 
 
-checkpoint collect_prepared:
-    # The sequences every shard prepared: the manifest of the rest of the study, and the
-    # failed ones (on_bad_input: skip) in a report.
+rule collect_prepared:
+    # The sequences every shard prepared: the manifest of the rest of the study, the failed ones
+    # (on_bad_input: skip) in a report, and their outputs hard-linked (no copy) out of the shards
+    # into the per-sequence folders every later stage reads.
     input:
         manifest="results/manifest.csv",
         shards=all_shards,
     output:
         manifest=STUDY_MANIFEST,
         report="results/reports/failed_sequences.csv",
+        frames=directory(FRAMES),
+        deid=directory("results/deid"),
+        audit=directory("results/audit"),
     log:
         "logs/collect_prepared.log",
     benchmark:
@@ -78,26 +81,8 @@ checkpoint collect_prepared:
         "../../envs/dicom.yaml"
     shell:
         "dynbus collect-prepared {input.shards:q} --manifest {input.manifest:q}"
-        " --out {output.manifest:q} --report {output.report:q} > {log:q} 2>&1"
-
-
-rule sequence_files:
-    # Hard links (no copy) of one sequence's outputs out of its shard, so that each is declared
-    # and a deleted one is made again.
-    input:
-        shard_of_sequence,
-    output:
-        deid=directory("results/deid/{seq}"),
-        audit="results/audit/{seq}.json",
-        frames=directory("results/frames/{seq}"),
-    log:
-        "logs/sequence_files/{seq}.log",
-    conda:
-        "../../envs/dicom.yaml"
-    shell:
-        "(cp -al {input:q}/deid/{wildcards.seq} {output.deid:q}"
-        " && cp -al {input:q}/audit/{wildcards.seq}.json {output.audit:q}"
-        " && cp -al {input:q}/frames/{wildcards.seq} {output.frames:q}) > {log:q} 2>&1"
+        " --out {output.manifest:q} --report {output.report:q} --frames {output.frames:q}"
+        " --deid {output.deid:q} --audit {output.audit:q} > {log:q} 2>&1"
 
 
 rule annotations:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydicom.dataset import Dataset
 
+from dynbus.dicom_io import decode_frames
 from dynbus.errors import DynbusError
 
 Box = tuple[int, int, int, int]
@@ -69,9 +70,13 @@ def kept_boxes(ds: Dataset, fallback_box: Sequence[int] | None) -> tuple[list[Bo
 
 
 def decoded_frames(ds: Dataset) -> np.ndarray:
-    """Writable pixels, (frames, rows, columns[, samples]); YBR colour decoded to RGB."""
-    samples = (ds.SamplesPerPixel,) if ds.SamplesPerPixel > 1 else ()
-    return np.array(ds.pixel_array).reshape(-1, ds.Rows, ds.Columns, *samples)
+    """Writable pixels, (frames, rows, columns[, samples]); YBR colour decoded to RGB.
+
+    Decoded by :func:`dynbus.dicom_io.decode_frames`, whose errors name the file ``ds`` was read
+    from.
+    """
+    frames = decode_frames(ds, getattr(ds, "filename", None) or "pixel data")
+    return frames if frames.flags.writeable and frames.base is None else frames.copy()
 
 
 def blank(ds: Dataset, frames: np.ndarray, where: np.ndarray) -> None:
