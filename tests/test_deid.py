@@ -19,8 +19,8 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import pixel_array
 
 from dynbus.deid.pixels import region_mask, ultrasound_regions
-from dynbus.dicom_io import decode_frames
 from dynbus.deid.profile import table
+from dynbus.dicom_io import decode_frames
 from dynbus.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
 from tests.dicom_factory import REGION, burn_text, make_us, pattern, save
 

@@ -105,13 +105,24 @@ def test_a_failing_sequence_is_reported_and_skipped_alone(study: Path, tmp_path:
         for sequence_id in record.drop(broken_id).index:
             assert (out / "frames" / sequence_id / "meta.json").is_file()
         assert broken.name not in (out / "record.csv").read_text()
+        gathered = tmp_path / "gathered"
         collected = dynbus("collect-prepared", out, "--manifest", study / "manifest.csv",
                            "--out", tmp_path / "prepared.csv",
-                           "--report", tmp_path / "failed.csv")  # fmt: skip
+                           "--report", tmp_path / "failed.csv", "--frames", gathered / "frames",
+                           "--deid", gathered / "deid", "--audit", gathered / "audit")  # fmt: skip
         assert collected.returncode == 0, collected.stderr
         kept = pd.read_csv(tmp_path / "prepared.csv")
         assert sorted(kept["sequence_id"]) == sorted(record.drop(broken_id).index)
         assert pd.read_csv(tmp_path / "failed.csv")["sequence_id"].tolist() == [broken_id]
+        # the prepared sequences' outputs, hard-linked (same files), the failed one absent
+        names = sorted(kept["sequence_id"])
+        assert sorted(p.name for p in (gathered / "frames").iterdir()) == names
+        assert sorted(p.stem for p in (gathered / "audit").iterdir()) == names
+        for kind in ("frames", "deid", "audit"):
+            assert tree(gathered / kind) == tree(out / kind)
+        shard_files = {path.stat().st_ino for path in out.rglob("*") if path.is_file()}
+        for path in gathered.rglob("*"):
+            assert path.is_dir() or path.stat().st_ino in shard_files, path
 
 
 def test_collect_prepared_refuses_a_sequence_no_shard_prepared(study: Path, tmp_path: Path) -> None:

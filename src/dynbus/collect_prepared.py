@@ -6,15 +6,15 @@ public manifest restricted to the sequences prepared, and REPORT, the sequences 
 of the manifest must be in exactly one shard's record.
 
 With ``--frames/--deid/--audit`` the prepared sequences' outputs are gathered out of the shards
-into those folders (``{seq}/``, ``{seq}/`` and ``{seq}.json``) as hard links, no copy: the
-per-sequence layout every later stage reads. Each folder is built beside its place and renamed.
+into those folders (``{seq}/``, ``{seq}/`` and ``{seq}.json``) as hard links, no copy (so they
+must be on the shards' file system): the per-sequence layout every later stage reads. Each folder
+is built beside its place and renamed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -51,18 +51,19 @@ def shard_records(shards: list[Path]) -> pd.DataFrame:
 
 
 def link_tree(source: Path, target: Path) -> None:
-    """Hard-link the file or folder ``source`` as ``target`` (copy across file systems)."""
+    """Hard-link the file or folder ``source`` (files and subfolders) as ``target``.
 
-    def link(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    if source.is_dir():
-        shutil.copytree(source, target, copy_function=link)
-    else:
-        link(str(source), str(target))
+    A plain walk with ``os.link``: ``shutil.copytree(copy_function=os.link)`` also copies every
+    file's metadata, which doubles the time for the 157,000 frames of a paper-sized study.
+    """
+    if not source.is_dir():
+        os.link(source, target)
+        return
+    for folder, _, files in os.walk(source):
+        here = target / Path(folder).relative_to(source)
+        here.mkdir()
+        for name in files:
+            os.link(Path(folder) / name, here / name)
 
 
 def gather(args: argparse.Namespace, shard_of: dict[str, str]) -> None:
