@@ -1,6 +1,7 @@
 """Clean Pixel Data option, pixel helpers: the kept area, decoding, blanking, storing.
 
-Pixels are decoded with pydicom (YBR colour converted to RGB), blanked outside the union of the
+Pixels are decoded by :func:`dynbus.dicom_io.decode_frames` (libjpeg-turbo for JPEG Baseline,
+pydicom's decoders otherwise; YBR colour converted to RGB), blanked outside the union of the
 ``SequenceOfUltrasoundRegions`` boxes (or a configured fallback box) and stored uncompressed
 (Explicit VR Little Endian), so the pixels kept are exactly the decoded ones.
 """
