@@ -3,6 +3,7 @@ sequence's failure on its own; the batch helper's sharding."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -141,6 +142,21 @@ def _work(sequence_id: str) -> int:
     if sequence_id == "bad":
         raise DynbusError("bad input")
     return len(sequence_id)
+
+
+def _disk_full(sequence_id: str) -> int:
+    if sequence_id == "late":
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as error:  # as pydicom re-raises a write error: new message, no errno
+            raise OSError(f"With tag (7FE0,0010) got exception: {error}") from error
+    return 1
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_run_batch_stops_on_a_full_disk(processes: int) -> None:
+    with pytest.raises(OSError, match="No space left on device"):
+        run_batch(_disk_full, ["early", "late", "later"], processes)
 
 
 @pytest.mark.parametrize("processes", [1, 3])

@@ -9,6 +9,7 @@ as jobs.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -19,6 +20,8 @@ from typing import TypeVar
 from dynbus.errors import DynbusError
 
 Work = Callable[[str], int]
+# Write failures that are no sequence's fault: disk full, quota exceeded, read-only file system.
+MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 _WORK: Work | None = None  # the function forked workers run (set before the pool starts)
@@ -52,11 +55,23 @@ def set_threads(threads: int) -> None:
         os.environ[name] = str(threads)
 
 
+def _of_the_machine(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it: pydicom re-raises without the errno) is the output
+    file system's fault, e.g. a full disk: no sequence would fare better, so the batch stops."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in MACHINE_ERRNOS:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _run_one(sequence_id: str) -> Outcome:
     assert _WORK is not None
     try:
         return Outcome(sequence_id, _WORK(sequence_id))
     except (DynbusError, OSError) as error:
+        if _of_the_machine(error):
+            raise
         return Outcome(sequence_id, error=" ".join(str(error).split()))
 
 
@@ -81,7 +96,8 @@ def run_batch(work: Work, sequence_ids: Sequence[str], processes: int) -> list[O
 
     ``work`` returns the number of frames it wrote, and raises ``DynbusError`` (bad input) or
     ``OSError`` for a sequence that fails: that sequence's outcome carries the message and the
-    others go on. Any other exception is a bug and stops the batch.
+    others go on. A full disk, an exceeded quota or a read-only output (``MACHINE_ERRNOS``) is no
+    sequence's fault and stops the batch, as does any other exception (a bug).
     """
     global _WORK
     _WORK = work
