@@ -150,8 +150,8 @@ def test_demo_dag_on_slurm_gives_the_local_tables(cluster, tiny_runs, tmp_path):
     # The plugin's comment is rule_<name>, with _wildcards_<values> for a job with wildcards.
     rules = [comment.split("_wildcards_")[0] for comment in submitted.values()]
     assert shards and rules.count("rule_prepare") == len(shards), submitted
-    per_sequence = {"rule_sequence_files", "rule_deidentify", "rule_frames"}
-    assert not per_sequence & set(rules), submitted
+    assert not {"rule_deidentify", "rule_frames"} & set(rules), submitted  # no per-sequence jobs
+    assert "rule_collect_prepared" not in rules, submitted  # local: it only links files
 
 
 def test_a_failing_job_fails_the_run(cluster, tmp_path):
