@@ -73,20 +73,18 @@ FRAMES = "results/frames"
 
 @functools.cache
 def _shards(path, mtime_ns):
-    batches = shards(sorted(_files_per_sequence(path, mtime_ns)), SHARD_SIZE)
-    return batches, {seq: index for index, batch in enumerate(batches) for seq in batch}
+    return shards(sorted(_files_per_sequence(path, mtime_ns)), SHARD_SIZE)
 
 
 def prepare_shards():
-    """The study's sorted sequence ids cut into shards of SHARD_SIZE (dynbus.batch.shards), and
-    each sequence's shard index."""
+    """The study's sorted sequence ids cut into shards of SHARD_SIZE (dynbus.batch.shards)."""
     path = checkpoints.manifest.get().output.private
     return _shards(path, os.stat(path).st_mtime_ns)
 
 
 def shard_sequences(wildcards):
     """The sequence ids of shard ``wildcards.shard``."""
-    return prepare_shards()[0][int(wildcards.shard)]
+    return prepare_shards()[int(wildcards.shard)]
 
 
 def shard_raw_files(wildcards):
@@ -97,7 +95,7 @@ def shard_raw_files(wildcards):
 
 def all_shards(wildcards):
     """Every shard's output folder."""
-    return expand("results/prepared/{shard}", shard=range(len(prepare_shards()[0])))
+    return expand("results/prepared/{shard}", shard=range(len(prepare_shards())))
 
 
 def all_frames(wildcards):

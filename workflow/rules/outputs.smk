@@ -19,7 +19,7 @@ def data_stage_jobs():
             ("frames", path)
             for path in expand(rules.frames.benchmark, seq=sequence_ids())
         ]
-    shards = range(len(prepare_shards()[0]))
+    shards = range(len(prepare_shards()))
     return [
         ("prepare", path) for path in expand(rules.prepare.benchmark, shard=shards)
     ] + [("collect_prepared", rules.collect_prepared.benchmark)]
