@@ -8,11 +8,14 @@ study. Frames are ``--rows`` x ``--columns`` (default 128 x 160, smaller than th
 
 The study is simulated as a user's raw folder (outside the timing), then the workflow runs for
 real up to ``results/splits.csv`` with ``--cores`` cores: manifest -> prepare (de-identify,
-audit, frames; one process per shard of sequences) -> per-sequence links -> annotations ->
-duplicate check -> split. The baseline reads each raw file with pydicom and writes its frames as
-PNG (``pixel_array`` -> PIL gray -> ``Image.save``) in a pool of as many processes, over the same
-files, in the same run. Then ``snakemake -n`` over the whole study is timed (target <= 30 s).
-Prints wall time per stage, frames/s, peak memory, disk used and the ratios.
+audit, frames and their hashes; one process per shard of sequences) -> collect (hard links) ->
+annotations -> duplicate check -> split. The baseline reads each raw file with pydicom and
+writes its frames as PNG (``pixel_array`` -> PIL gray -> ``Image.save``) in a pool of as many
+processes, over the same files, in the same run. Then ``snakemake -n`` over the whole study is
+timed (target <= 30 s).
+Prints wall time per stage, frames/s, peak memory, disk used and the ratios, and how long the
+work folder's file system takes to create a file: both sides create one file per frame, and on
+the machine this was written on that cost ranged from 25 us to 800 us from one folder to another.
 
     .venv/bin/python benchmarks/paper_scale.py [--scale 0.1] [--cores 2] [--workdir DIR]
 
@@ -88,6 +91,17 @@ def disk_mib(*folders: Path) -> float:
     return sum(seen.values()) / 2**20
 
 
+def creation_us(folder: Path, files: int = 2000) -> float:
+    """Microseconds to create (and write nothing into) one file in a new subfolder of ``folder``."""
+    probe = Path(tempfile.mkdtemp(prefix="creation-probe-", dir=folder))
+    start = time.perf_counter()
+    for index in range(files):
+        (probe / str(index)).touch()
+    seconds = time.perf_counter() - start
+    shutil.rmtree(probe)
+    return seconds / files * 1e6
+
+
 def job_times(work: Path) -> pd.DataFrame:
     """Per data rule: jobs, summed job wall seconds, CPU seconds, peak RSS (benchmark TSVs)."""
     rows = []
@@ -136,6 +150,7 @@ def main() -> None:
             "linkage": {"dir": "linkage", "key": "linkage/key.hex"},
         }
         (work / "config.yaml").write_text(json.dumps(config))
+        create_us = creation_us(work)
         snakemake = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"),
                      "--configfile", "config.yaml", "--cores", str(args.cores)]  # fmt: skip
         stages_s = run([*snakemake, "results/splits.csv"], work)
@@ -155,12 +170,12 @@ def main() -> None:
     if frames != bare_frames:
         sys.exit(f"the baseline wrote {bare_frames} frames, the manifest lists {frames}")
     report(args, patients, len(manifest), frames, simulate_s, stages_s, times, bare_s,
-           dry_run_s, disk)  # fmt: skip
+           dry_run_s, disk, create_us)  # fmt: skip
 
 
 def report(args: argparse.Namespace, patients: int, sequences: int, frames: int,
            simulate_s: float, stages_s: float, times: pd.DataFrame, bare_s: float,
-           dry_run_s: float, disk: dict[str, float]) -> None:  # fmt: skip
+           dry_run_s: float, disk: dict[str, float], create_us: float) -> None:  # fmt: skip
     """Print the figures and the ratios to the baseline and the targets."""
     print(
         f"study: {patients} patients, {sequences} sequences, {frames} frames of "
@@ -168,6 +183,7 @@ def report(args: argparse.Namespace, patients: int, sequences: int, frames: int,
         f"{PAPER['frames']}); simulated in {simulate_s:.0f} s"
     )
     print(f"--cores {args.cores}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"creating a file in the work folder: {create_us:.0f} us")
     print(times.to_string(index=False, float_format=lambda value: f"{value:.1f}"))
     duplicates_s = float(times.set_index("rule").loc["duplicates", "job_s"])
     without = stages_s - duplicates_s

@@ -18,7 +18,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.pixels import pixel_array
 
-from dynbus.deid.pixels import region_mask, ultrasound_regions
+from dynbus.deid.pixels import mask_spans, region_mask, ultrasound_regions
 from dynbus.deid.profile import table
 from dynbus.dicom_io import decode_frames
 from dynbus.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
@@ -457,3 +457,26 @@ def test_preamble_overlays_unknown_tags_and_text_value_removed(tmp_path: Path, k
     }
     for tag in ("(6000,0022)", "(6002,1500)", "(0018,9FF0)", "(0040,A160)"):
         assert actions[tag] == "removed: not in Table E.1-1, not on the keep-list"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mask_spans_cover_exactly_the_mask(seed: int) -> None:
+    """Blanking by rectangles sets the pixels a boolean index sets, for unions of boxes (what
+    the cleaner blanks) and for arbitrary masks."""
+    rng = np.random.default_rng(seed)
+    rows, columns = 40, 56
+    boxes = [tuple(int(v) for v in rng.integers(0, 40, 4)) for _ in range(3)]
+    masks = [
+        ~region_mask(
+            [(min(a, c), min(b, d), max(a, c), max(b, d)) for a, b, c, d in boxes], rows, columns
+        ),
+        rng.random((rows, columns)) < 0.5,
+        np.zeros((rows, columns), dtype=bool),
+        np.ones((rows, columns), dtype=bool),
+    ]
+    for where in masks:
+        covered = np.zeros_like(where)
+        for row0, row1, column0, column1 in mask_spans(where):
+            assert not covered[row0:row1, column0:column1].any()  # no overlaps
+            covered[row0:row1, column0:column1] = True
+        np.testing.assert_array_equal(covered, where)

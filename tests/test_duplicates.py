@@ -3,6 +3,8 @@ across patients found and kept in one split."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,10 @@ import pytest
 
 from dynbus.atomic import write_json
 from dynbus.cli import main as dynbus
-from dynbus.duplicates import near_pairs, phash
+from dynbus.duplicates import hash_sequence, near_pairs
+from dynbus.errors import InputFileError
 from dynbus.frames import encode_png, read_png
+from dynbus.phash import phash
 from tests.source_exporters import dicom_study
 
 
@@ -80,22 +84,24 @@ def test_phash_separates_frames_and_keeps_near_copies(study: Path) -> None:
     assert _bits_apart(copied, hashes).max() <= 6
 
 
+def _duplicates_args(study: Path, action: str) -> list[str]:
+    return [
+        "duplicates",
+        "--manifest",
+        str(study / "manifest.csv"),
+        "--frames",
+        str(study / "frames"),
+        "--out",
+        str(study / "duplicates.csv"),
+        "--workers",
+        "1",
+        "--config",
+        f'{{"duplicates": {{"action": "{action}"}}}}',
+    ]
+
+
 def _duplicates(study: Path, action: str) -> int:
-    return dynbus(
-        [
-            "duplicates",
-            "--manifest",
-            str(study / "manifest.csv"),
-            "--frames",
-            str(study / "frames"),
-            "--out",
-            str(study / "duplicates.csv"),
-            "--workers",
-            "1",
-            "--config",
-            f'{{"duplicates": {{"action": "{action}"}}}}',
-        ]
-    )
+    return dynbus(_duplicates_args(study, action))
 
 
 def test_planted_duplicates_found_and_kept_in_one_split(study: Path) -> None:
@@ -137,3 +143,36 @@ def test_planted_duplicates_found_and_kept_in_one_split(study: Path) -> None:
 def test_duplicates_error_action_stops(study: Path, capsys) -> None:
     assert _duplicates(study, "error") == 2
     assert "share near-duplicate frames" in capsys.readouterr().err
+
+
+def test_stored_hashes_are_those_of_the_pngs(study: Path, tmp_path: Path) -> None:
+    """The frame writer's hashes in meta.json give the report hashing the PNGs gives."""
+    assert _duplicates(study, "merge") == 0
+    stored = pd.read_csv(study / "duplicates.csv")
+    stripped = tmp_path / "frames"
+    shutil.copytree(study / "frames", stripped)
+    for meta_path in stripped.glob("*/meta.json"):
+        meta = json.loads(meta_path.read_text())
+        assert ("phash" in meta) == (meta_path.parent.name != "Splanted0001")
+        kept = {key: value for key, value in meta.items() if not key.startswith("phash")}
+        meta_path.write_text(json.dumps(kept))
+    for folder in stripped.iterdir():
+        from_pngs = hash_sequence(folder, stride=2)
+        from_meta = hash_sequence(study / "frames" / folder.name, stride=2)
+        for recomputed, kept in zip(from_pngs, from_meta, strict=True):
+            np.testing.assert_array_equal(recomputed, kept)
+    rerun = _duplicates_args(study, "merge")
+    rerun[rerun.index("--frames") + 1] = str(stripped)
+    assert dynbus(rerun) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(study / "duplicates.csv"), stored)
+
+
+def test_a_damaged_stored_hash_names_the_file(study: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "seq"
+    first = pd.read_csv(study / "manifest.csv").iloc[0].sequence_id
+    shutil.copytree(study / "frames" / first, folder)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["phash"] = meta["phash"][:-1]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputFileError, match="meta.json.*hashes"):
+        hash_sequence(folder)

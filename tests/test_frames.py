@@ -16,6 +16,7 @@ from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
 from dynbus.errors import InputFileError
 from dynbus.frames import extract_frames
+from dynbus.phash import phash, to_hex
 from tests.dicom_factory import (
     make_us,
     pattern,
@@ -137,6 +138,7 @@ def test_real_ultrasound_cine_via_cli(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     meta = json.loads((out / "meta.json").read_text())
+    hashes, contrast = meta.pop("phash"), meta.pop("phash_contrast")
     assert meta == {
         "n_frames": 30,
         "rows": 240,
@@ -146,6 +148,11 @@ def test_real_ultrasound_cine_via_cli(tmp_path: Path) -> None:
     }
     frames = read_pngs(out)
     assert np.abs(frames - pixel_array(path, as_rgb=False)[..., 0].astype(float)).max() <= 2
+    # the stored hashes are those of the PNGs as written (the duplicate check reads no PNG)
+    recomputed, recomputed_contrast = phash(frames)
+    assert hashes == to_hex(recomputed)
+    assert contrast == recomputed_contrast.tolist()
+    assert len(set(hashes)) > 1  # a cine's frames differ
 
 
 def test_single_frame_series_is_ordered_by_instance_number(tmp_path: Path) -> None:

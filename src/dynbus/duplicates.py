@@ -1,15 +1,16 @@
 """``dynbus duplicates``: near-duplicate frames across sequences, before the split (leakage).
 
-Every frame gets a 256-bit perceptual hash (pHash: 32 x 32 area-downscale, 2-D DCT, the
-16 x 16 lowest frequencies against their median, as ``imagehash.phash(hash_size=16,
-highfreq_factor=2)``), computed for whole sequences at once with matrix products. 64-bit pHashes
-are too coarse for ultrasound: the 8 x 8 lowest frequencies hold the depth-gain layout every
-frame shares, so frames of different patients fall within 2-4 bits. Frames flatter than
+Every frame gets a 256-bit perceptual hash (:mod:`dynbus.phash`: 32 x 32 area-downscale, 2-D
+DCT, the 16 x 16 lowest frequencies against their median, as ``imagehash.phash(hash_size=16,
+highfreq_factor=2)``). The frame writer stores them in each folder's ``meta.json`` while the frames
+are in memory, so the check reads no PNG (folders without them are hashed from their PNGs). 64-bit
+pHashes are too coarse for ultrasound: the 8 x 8 lowest frequencies hold the depth-gain layout
+every frame shares, so frames of different patients fall within 2-4 bits. Frames flatter than
 ``duplicates.min_contrast`` gray levels (standard deviation of the downscale: blank or fade
-frames) are not compared. Pairs of frames of different
-sequences whose hashes differ in at most ``duplicates.max_distance`` bits are found by
-multi-index hashing (the 256 bits cut into ``max_distance + 1`` chunks: a near pair agrees
-exactly on one chunk, so only frames sharing a chunk value are compared) instead of all pairs.
+frames) are not compared. Pairs of frames of different sequences whose hashes differ in at most
+``duplicates.max_distance`` bits are found by multi-index hashing (the 256 bits cut into
+``max_distance + 1`` chunks: a near pair agrees exactly on one chunk, so only frames sharing a
+chunk value are compared) instead of all pairs.
 
 ``results/reports/duplicates.csv`` lists every pair of sequences that share near-duplicate frames
 (closest frame pair, its distance, how many frame pairs). Pairs across patients make those
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +35,8 @@ from dynbus.batch import process_map
 from dynbus.csv_input import read_csv_checked
 from dynbus.errors import DynbusError, InputFileError
 from dynbus.frames import read_png
+from dynbus.phash import downscale, from_hex, hash_downscales
 
-SMALL = 32
-HASH_SIDE = 16
-HASH_BITS = HASH_SIDE * HASH_SIDE
-# a fixed shuffle of the bit positions, so that every multi-index chunk mixes coarse and fine
-# frequencies (the coarse ones are alike in most ultrasound frames and would crowd one bucket)
-BIT_ORDER = np.random.default_rng(20221).permutation(HASH_BITS)
 PAIR_COLUMNS = [
     "sequence_a",
     "patient_a",
@@ -55,51 +50,29 @@ PAIR_COLUMNS = [
 ]
 
 
-@cache
-def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """``n_out x n_in`` weights averaging each of ``n_out`` equal bins of ``n_in`` samples."""
-    edges = np.linspace(0.0, n_in, n_out + 1)
-    starts, stops = edges[:-1, None], edges[1:, None]
-    pixels = np.arange(n_in)[None, :]
-    overlap = np.clip(np.minimum(stops, pixels + 1) - np.maximum(starts, pixels), 0, None)
-    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-@cache
-def _dct_matrix(n: int) -> np.ndarray:
-    """Orthonormal DCT-II matrix (``scipy.fft.dct(norm='ortho')`` as a product)."""
-    k, x = np.arange(n)[:, None], np.arange(n)[None, :]
-    matrix = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
-    matrix[0] /= np.sqrt(2.0)
-    return matrix.astype(np.float32)
-
-
-def phash(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """256-bit pHashes ((n, 4) uint64) of ``frames`` (n, rows, columns) and each downscale's
-    standard deviation."""
-    n, rows, columns = frames.shape
-    # two plain 2-D products (BLAS); a broadcast ``A @ frames`` would take numpy's slow loop
-    across = frames.reshape(n * rows, columns).astype(np.float32) @ _area_matrix(columns, SMALL).T
-    small = np.tensordot(_area_matrix(rows, SMALL), across.reshape(n, rows, SMALL), ([1], [1]))
-    small = small.transpose(1, 0, 2)
-    dct = _dct_matrix(SMALL)
-    low = (dct @ small @ dct.T)[:, :HASH_SIDE, :HASH_SIDE].reshape(len(frames), -1)
-    bits = (low > np.median(low, axis=1, keepdims=True))[:, BIT_ORDER]
-    hashes = np.ascontiguousarray(np.packbits(bits, axis=1, bitorder="little")).view("<u8")
-    return hashes, small.std(axis=(1, 2))
-
-
 def hash_sequence(folder: Path, stride: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frame indices, hashes, contrasts) of every ``stride``-th frame of a frame folder."""
+    """(frame indices, hashes, contrasts) of every ``stride``-th frame of a frame folder.
+
+    The hashes its writer stored in ``meta.json`` (``phash``, ``phash_contrast``) when present;
+    otherwise (a folder written before they were stored, or by hand) hashed from the PNGs.
+    """
     meta_path = folder / "meta.json"
     try:
-        n_frames = int(json.loads(meta_path.read_text(encoding="utf-8"))["n_frames"])
-    except (OSError, ValueError, KeyError) as error:
-        raise InputFileError(meta_path, f"no valid n_frames ({error})") from error
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        n_frames = int(meta["n_frames"])
+        stored = meta.get("phash")
+        if stored is not None:
+            hashes = from_hex(stored)
+            contrast = np.asarray(meta["phash_contrast"], dtype=np.float32)
+            if not len(hashes) == len(contrast) == n_frames:
+                raise ValueError(f"{len(hashes)} hashes and {len(contrast)} contrasts")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputFileError(meta_path, f"no valid n_frames or hashes ({error})") from error
     indices = np.arange(0, n_frames, stride)
-    frames = np.stack([read_png(folder / f"{index:06d}.png") for index in indices])
-    hashes, contrast = phash(frames)
-    return indices, hashes, contrast
+    if stored is not None:
+        return indices, hashes[indices], contrast[indices]
+    small = np.stack([downscale(read_png(folder / f"{index:06d}.png")) for index in indices])
+    return indices, *hash_downscales(small)
 
 
 def _chunk_candidates(keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 
 INPUT is one (multi-frame) DICOM file or a directory of single-frame files of one series
 (grouped by SeriesInstanceUID, ordered by InstanceNumber). OUTDIR receives ``{frame:06d}.png``
-(full frame size) and ``meta.json`` (``n_frames, rows, columns, frame_time_ms, regions``); it is
-built in a temporary sibling and renamed, so a failure leaves nothing.
+(full frame size) and ``meta.json`` (``n_frames, rows, columns, frame_time_ms, regions`` and each
+frame's perceptual hash for the duplicate check, ``phash, phash_contrast``); it is built in a
+temporary sibling and renamed, so a failure leaves nothing.
 
 JPEG Baseline YCbCr / monochrome frames take a fast path: only the luma is decoded
 (``simplejpeg``, colourspace GRAY), which is the ITU-R BT.601 gray of the colour frame. Every other
@@ -38,6 +39,7 @@ from dynbus.dicom_io import (
     read_dicom,
 )
 from dynbus.errors import DynbusError, InputFileError
+from dynbus.phash import downscale, hash_downscales, to_hex
 
 PNG_COMPRESS_LEVEL = 1
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -203,8 +205,7 @@ def extract_frames(source: Path, outdir: Path, workers: int) -> dict[str, Any]:
     else:
         frames = [lambda path=path: _single_frame(path, rows, columns) for path in paths]
     meta = sequence_meta(first, len(frames))
-    write_frame_folder(outdir, frames, meta, workers, str(source))
-    return meta
+    return write_frame_folder(outdir, frames, meta, workers, str(source))
 
 
 def sequence_meta(first: Dataset, n_frames: int) -> dict[str, Any]:
@@ -231,28 +232,36 @@ def dataset_frames(datasets: list[Dataset], paths: list[Path]) -> list[Frame]:
 
 def write_frame_folder(
     outdir: Path, frames: list[Frame], meta: dict[str, Any], workers: int, name: str
-) -> None:
-    """Write ``{index:06d}.png`` for each frame and ``meta.json`` into ``outdir``, atomically.
+) -> dict[str, Any]:
+    """Write ``{index:06d}.png`` for each frame and ``meta.json`` into ``outdir``, atomically;
+    return what ``meta.json`` holds.
 
     ``frames`` are callables returning ``meta['rows']`` x ``meta['columns']`` uint8 images; they
-    run in ``workers`` threads. ``name`` identifies the source in the size-mismatch error.
+    run in ``workers`` threads. ``meta.json`` also gets each frame's perceptual hash and contrast
+    (``phash``, ``phash_contrast``; :mod:`dynbus.phash`), taken while the frame is in memory.
+    ``name`` identifies the source in the size-mismatch error.
     """
+    if not frames:
+        raise DynbusError(f"{name}: no frames to write")
     rows, columns = meta["rows"], meta["columns"]
     with atomic_dir(outdir) as tmp:
 
-        def write(index: int) -> None:
+        def write(index: int) -> np.ndarray:
             image = frames[index]()
             if image.shape != (rows, columns):
                 raise DynbusError(f"{name}: frame {index} is {image.shape}, not {rows}x{columns}")
             (tmp / f"{index:06d}.png").write_bytes(encode_png(image))
+            return downscale(image)
 
         if workers > 1:  # a pool of one thread only adds a hand-off per frame
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(write, range(len(frames))))
+                small = list(pool.map(write, range(len(frames))))
         else:
-            for index in range(len(frames)):
-                write(index)
+            small = [write(index) for index in range(len(frames))]
+        hashes, contrast = hash_downscales(np.stack(small))
+        meta = meta | {"phash": to_hex(hashes), "phash_contrast": contrast.tolist()}
         write_json(tmp / "meta.json", meta)
+    return meta
 
 
 def _single_frame(path: Path, rows: int, columns: int) -> np.ndarray:
