@@ -39,25 +39,14 @@ def stage_config(*sections):
 
 
 @functools.cache
-def _files_per_sequence(path, mtime_ns):
-    table = pd.read_csv(path, dtype={"file": str}).sort_values(
-        ["sequence_id", "position"]
-    )
-    return {
-        seq: [f"{LINKS}/{seq}/{position:06d}.dcm" for position in rows["position"]]
-        for seq, rows in table.groupby("sequence_id")
-    }
-
-
-def files_per_sequence():
-    """Links to the raw files of each sequence in frame order, from the manifest (read once)."""
-    path = checkpoints.manifest.get().output.private
-    return _files_per_sequence(path, os.stat(path).st_mtime_ns)
+def _sequence_ids(path, mtime_ns):
+    return sorted(pd.read_csv(path, usecols=["sequence_id"])["sequence_id"].unique())
 
 
 def sequence_ids():
-    """All sequence pseudonyms of the study, sorted."""
-    return sorted(files_per_sequence())
+    """All sequence pseudonyms of the study, sorted (from the private manifest, read once)."""
+    path = checkpoints.manifest.get().output.private
+    return _sequence_ids(path, os.stat(path).st_mtime_ns)
 
 
 # The per-sequence work runs in shards of SHARD_SIZE sequences, one process each: a process
@@ -73,7 +62,7 @@ FRAMES = "results/frames"
 
 @functools.cache
 def _shards(path, mtime_ns):
-    return shards(sorted(_files_per_sequence(path, mtime_ns)), SHARD_SIZE)
+    return shards(_sequence_ids(path, mtime_ns), SHARD_SIZE)
 
 
 def prepare_shards():
@@ -85,12 +74,6 @@ def prepare_shards():
 def shard_sequences(wildcards):
     """The sequence ids of shard ``wildcards.shard``."""
     return prepare_shards()[int(wildcards.shard)]
-
-
-def shard_raw_files(wildcards):
-    """The links to the raw files of every sequence of one shard."""
-    files = files_per_sequence()
-    return [path for seq in shard_sequences(wildcards) for path in files[seq]]
 
 
 def all_shards(wildcards):

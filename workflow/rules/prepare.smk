@@ -35,10 +35,11 @@ checkpoint manifest:
 rule prepare:
     # One process per shard of SHARD_SIZE sequences (prepare_shards): deidentify + frames of each
     # sequence, each sequence's failure on its own (on_bad_input). Rule collect_prepared links
-    # the per-sequence outputs out of the shards.
+    # the per-sequence outputs out of the shards. The raw files are not inputs: the manifest
+    # re-runs when one changes (raw_tree_digest), and listing them cost the scheduler a stat of
+    # every raw file of every waiting shard each time a job ended.
     input:
         manifest=f"{LINKAGE}/manifest.csv",
-        raw=shard_raw_files,
     output:
         directory("results/prepared/{shard}"),
     log:
