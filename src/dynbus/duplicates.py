@@ -35,7 +35,7 @@ from dynbus.batch import process_map
 from dynbus.csv_input import read_csv_checked
 from dynbus.errors import DynbusError, InputFileError
 from dynbus.frames import read_png
-from dynbus.phash import downscale, from_hex, hash_downscales
+from dynbus.phash import from_hex, phash
 
 PAIR_COLUMNS = [
     "sequence_a",
@@ -71,8 +71,7 @@ def hash_sequence(folder: Path, stride: int = 1) -> tuple[np.ndarray, np.ndarray
     indices = np.arange(0, n_frames, stride)
     if stored is not None:
         return indices, hashes[indices], contrast[indices]
-    small = np.stack([downscale(read_png(folder / f"{index:06d}.png")) for index in indices])
-    return indices, *hash_downscales(small)
+    return indices, *phash(read_png(folder / f"{index:06d}.png") for index in indices)
 
 
 def _chunk_candidates(keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

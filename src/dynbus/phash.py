@@ -10,6 +10,7 @@ these two functions, so stored and recomputed hashes are the same bits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 
 import numpy as np
@@ -58,8 +59,9 @@ def hash_downscales(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hashes, small.std(axis=(1, 2))
 
 
-def phash(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """pHashes and contrasts of ``frames`` (n, rows, columns), as :func:`hash_downscales`."""
+def phash(frames: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """pHashes and contrasts of gray ``frames`` (an array or an iterable of frames, each
+    downscaled as it comes), as :func:`hash_downscales`."""
     return hash_downscales(np.stack([downscale(frame) for frame in frames]))
 
 

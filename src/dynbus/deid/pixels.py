@@ -97,7 +97,7 @@ def blank(ds: Dataset, frames: np.ndarray, where: np.ndarray) -> None:
     """Set the pixels of every frame where the (rows, columns) mask ``where`` is True to black.
 
     Filled rectangle by rectangle (:func:`mask_spans`): a few slices instead of a boolean index
-    over every frame, which took 0.12 ms per 128 x 160 RGB frame against 0.01 ms.
+    over every frame, which took 0.13 ms per 128 x 160 RGB frame against 0.005 ms.
     """
     value = black_value(ds)
     for row0, row1, column0, column1 in mask_spans(where):
