@@ -25,7 +25,7 @@ import numpy as np
 
 from dynbus.atomic import write_json
 from dynbus.duplicates import hash_sequence, near_pairs
-from dynbus.frames import encode_png
+from dynbus.png_io import encode_png
 
 
 def write_sources(root: Path, sources: int, length: int) -> list[Path]:

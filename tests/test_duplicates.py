@@ -15,8 +15,8 @@ from dynbus.atomic import write_json
 from dynbus.cli import main as dynbus
 from dynbus.duplicates import hash_sequence, near_pairs
 from dynbus.errors import InputFileError
-from dynbus.frames import encode_png, read_png
 from dynbus.phash import phash
+from dynbus.png_io import encode_png, read_png
 from tests.source_exporters import dicom_study
 
 

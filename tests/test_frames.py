@@ -115,6 +115,14 @@ def test_lossless_inputs_give_the_exact_gray(build, tmp_path: Path) -> None:  # 
     assert meta["n_frames"] == 3 and (meta["rows"], meta["columns"]) == (48, 64)
 
 
+@pytest.mark.parametrize("build", [mono8, mono1], ids=lambda b: b.__name__)
+def test_8bit_gray_is_written_unchanged(build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """8-bit MONOCHROME2 / 1 frames are the stored pixels / their inverse, to the grey level."""
+    ds, expected = build()
+    extract_frames(save(ds, tmp_path / "in.dcm"), tmp_path / "out", workers=1)
+    np.testing.assert_array_equal(read_pngs(tmp_path / "out"), expected.astype(np.uint8))
+
+
 @pytest.mark.parametrize("build", [rgb8, mono8], ids=["ybr_full_422", "monochrome2"])
 def test_jpeg_baseline_luma_matches_pydicom_decode(build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ds, _ = build()
