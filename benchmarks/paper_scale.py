@@ -45,7 +45,6 @@ BIN = Path(sys.executable).parent
 PAPER = {"patients": 506, "sequences": 1500, "frames": 156_826}
 TARGET_RATIO = 1.5
 TARGET_DRY_RUN_S = 30.0
-RECENTLY_DELETED_S = 5
 DATA_RULES = ["manifest", "prepare", "collect_prepared", "annotations", "duplicates", "split"]
 
 
@@ -103,17 +102,6 @@ def creation_us(folder: Path, files: int = 2000) -> float:
     return seconds / files * 1e6
 
 
-def settle() -> None:
-    """Write everything back to disk and wait out the file system's memory of deleted files, so
-    that a timed part pays neither for the write-back of the part before it nor for the files
-    just deleted. ext4 without a journal (the machine this was written on) skips, when it
-    allocates an inode, every inode freed in the last ``RECENTLY_DELETED_S`` seconds, or in the
-    last 5 minutes while its inode table block is dirty: right after a 300k-file tree is
-    deleted, creating a file cost 400 us instead of 30 us."""
-    os.sync()
-    time.sleep(RECENTLY_DELETED_S + 1)
-
-
 def job_times(work: Path) -> pd.DataFrame:
     """Per data rule: jobs, summed job wall seconds, CPU seconds, peak RSS (benchmark TSVs)."""
     rows = []
@@ -162,15 +150,14 @@ def main() -> None:
             "linkage": {"dir": "linkage", "key": "linkage/key.hex"},
         }
         (work / "config.yaml").write_text(json.dumps(config))
-        settle()
         create_us = creation_us(work)
-        settle()
+        os.sync()  # each timed part writes back its own data, not what came before it
         snakemake = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"),
                      "--configfile", "config.yaml", "--cores", str(args.cores)]  # fmt: skip
         stages_s = run([*snakemake, "results/splits.csv"], work)
         manifest = pd.read_csv(work / "results" / "manifest.csv")
         raw_files = sorted(path for path in (work / "raw").rglob("*.dcm"))
-        settle()
+        os.sync()
         bare_s, bare_frames = bare(raw_files, work / "bare", args.cores)
         dry_run_s = run([*snakemake, "-n", "--quiet", "rules"], work)
         times = job_times(work)
