@@ -39,7 +39,7 @@ def encode_png(gray: np.ndarray) -> bytes:
         (
             PNG_SIGNATURE,
             _chunk(b"IHDR", header),
-            _chunk(b"IDAT", isal_zlib.compress(scanlines, PNG_COMPRESS_LEVEL)),
+            _chunk(b"IDAT", isal_zlib.compress(scanlines.tobytes(), PNG_COMPRESS_LEVEL)),
             _chunk(b"IEND", b""),
         )
     )
