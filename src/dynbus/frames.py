@@ -97,7 +97,7 @@ def _decoded_frames(ds: Dataset, path: Path) -> list[Frame]:
     invert = photometric == "MONOCHROME1"
 
     if frames.dtype == np.uint8 and not samples and (low, high) == (0.0, 255.0):
-        # the scaling below is the identity here: skip it (0.08 ms of a 128 x 160 frame)
+        # the scaling below is the identity here: skip it (~0.03 ms of a 128 x 160 frame)
         return [
             lambda index=index: 255 - frames[index] if invert else frames[index]
             for index in range(frames.shape[0])
