@@ -108,25 +108,25 @@ def near_pairs(
     edges = np.linspace(0, bits.shape[1], max_distance + 2).astype(int)
     if np.diff(edges).max() > 62:
         raise DynbusError(f"duplicates.max_distance {max_distance} too small for multi-indexing")
+    words = [np.ascontiguousarray(word) for word in hashes.T]  # once, not per chunk
     codes = []
     for low, high in zip(edges[:-1], edges[1:], strict=True):
         keys = bits[:, low:high].astype(np.int64) @ (1 << np.arange(high - low, dtype=np.int64))
         i, j = _chunk_candidates(keys, owners)
-        near = _distance(hashes, i, j) <= max_distance
+        near = _distance(words, i, j) <= max_distance
         codes.append(np.minimum(i[near], j[near]) * len(hashes) + np.maximum(i[near], j[near]))
     pairs = np.unique(np.concatenate(codes))
     i, j = pairs // len(hashes), pairs % len(hashes)
-    return i, j, _distance(hashes, i, j)
+    return i, j, _distance(words, i, j)
 
 
-def _distance(hashes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Hamming distances between rows ``i`` and ``j`` of ``hashes``, summed word by word: ten
-    times faster than gathering whole rows and summing along them (0.4 against 4.3 s for 7.6
-    million pairs of 256-bit hashes)."""
+def _distance(words: list[np.ndarray], i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Hamming distances between hashes ``i`` and ``j``, given as their 64-bit ``words`` (one
+    contiguous array per word), summed word by word: ten times faster than gathering whole rows
+    and summing along them (0.4 against 4.3 s for 7.6 million pairs of 256-bit hashes)."""
     distance = np.zeros(len(i), dtype=np.int64)
-    for word in hashes.T:
-        column = np.ascontiguousarray(word)
-        distance += np.bitwise_count(column[i] ^ column[j])
+    for word in words:
+        distance += np.bitwise_count(word[i] ^ word[j])
     return distance
 
 
