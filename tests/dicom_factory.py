@@ -13,9 +13,11 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.filewriter import dcmwrite
 from pydicom.pixels import convert_color_space
 from pydicom.tag import Tag
 from pydicom.uid import (
+    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     UltrasoundMultiFrameImageStorage,
@@ -142,9 +144,22 @@ def set_invalid(ds: Dataset, keyword: str, text: str) -> Dataset:
     return ds
 
 
+def to_big_endian(ds: Dataset) -> Dataset:
+    """Mark an uncompressed dataset Explicit VR Big Endian, its pixel values stored big-endian
+    (:func:`save` re-encodes the other elements as it writes)."""
+    values = ds.pixel_array
+    ds.PixelData = values.astype(values.dtype.newbyteorder(">")).tobytes()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+    return ds
+
+
 def save(ds: Dataset, path: Path) -> Path:
     """Write ``ds`` as a DICOM file (with preamble) at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with config.disable_value_validation():
-        ds.save_as(path, enforce_file_format=True)
+        if ds.file_meta.get("TransferSyntaxUID") == ExplicitVRBigEndian:
+            ds.preamble = bytes(128)
+            dcmwrite(path, ds, implicit_vr=False, little_endian=False, force_encoding=True)
+        else:
+            ds.save_as(path, enforce_file_format=True)
     return path

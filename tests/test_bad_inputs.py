@@ -29,7 +29,14 @@ from dynbus.dicom_io import read_dicom
 from dynbus.errors import DynbusError
 from dynbus.manifest import BadInputs, build_manifest
 from dynbus.pseudonyms import load_or_create_key
-from tests.dicom_factory import make_us, pattern, save, set_invalid, to_jpeg_baseline
+from tests.dicom_factory import (
+    make_us,
+    pattern,
+    save,
+    set_invalid,
+    to_big_endian,
+    to_jpeg_baseline,
+)
 
 ERROR, IGNORED, READ = "error", "ignored", "read"
 BAD = "SMITH^ANNA"  # folder of the bad inputs: a patient name that must not reach a message
@@ -143,6 +150,19 @@ def duplicate_export(raw: Path) -> list[str]:
     return [f"{BAD}/export2/cine.dcm"]
 
 
+def big_endian_16_bit():  # noqa: ANN201
+    """A 16-bit cine in Explicit VR Big Endian (retired; old archives still hold it)."""
+    pixels = pattern(3, 48, 64, 1, 4000, 4).astype(np.uint16)
+    return to_big_endian(make_us(pixels, patient_id="SMITH-ANNA-9"))
+
+
+def pixels_32_bit():  # noqa: ANN201
+    ds = cine()
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+    ds.PixelData = np.arange(3 * 48 * 64, dtype="<u4").tobytes()
+    return ds
+
+
 def deflated():  # noqa: ANN201
     ds = make_us(pattern(4, 128, 160, 1, 255, 3), patient_id="SMITH-ANNA-9")  # > 64 KB deferred
     ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
@@ -244,6 +264,11 @@ RAW_CASES: dict[str, RawCase] = {
         "no SOPInstanceUID",
     ),
     "no_rows": (lambda raw: put(raw, without("Rows")), ERROR, "no Rows"),
+    "pixel_data_32_bit": (
+        lambda raw: put(raw, pixels_32_bit()),
+        ERROR,
+        "BitsAllocated 32: only 8- or 16-bit pixel data is supported",
+    ),
     "no_pixel_data": (lambda raw: put(raw, without("PixelData")), ERROR, "no Pixel Data"),
     "not_ultrasound": (lambda raw: put(raw, not_ultrasound()), ERROR, "not an ultrasound image"),
     "no_ultrasound_region": (
@@ -342,6 +367,7 @@ RAW_CASES: dict[str, RawCase] = {
     ),
     # valid files that must be read
     "deflated_explicit_vr": (lambda raw: put(raw, deflated()), READ, ""),
+    "explicit_vr_big_endian": (lambda raw: put(raw, big_endian_16_bit()), READ, ""),
     "no_preamble": (lambda raw: put_bytes(raw, encoded_bytes(cine())[132:]), READ, ""),
     "no_preamble_no_file_meta": (implicit_without_meta, READ, ""),
 }
@@ -377,7 +403,8 @@ def test_raw_input(case: str, tmp_path: Path) -> None:
     assert public["n_frames"].sum() == private["n_frames"].sum()
     if outcome == READ:
         (name,) = reported
-        expected = (deflated() if case == "deflated_explicit_vr" else cine()).pixel_array
+        written = {"deflated_explicit_vr": deflated, "explicit_vr_big_endian": big_endian_16_bit}
+        expected = written.get(case, cine)().pixel_array
         np.testing.assert_array_equal(read_dicom(raw / name).pixel_array, expected)
         assert private.set_index("file").loc[name, "n_frames"] == len(expected)
 

@@ -22,7 +22,7 @@ from dynbus.deid.pixels import mask_spans, region_mask, ultrasound_regions
 from dynbus.deid.profile import table
 from dynbus.dicom_io import decode_frames
 from dynbus.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
-from tests.dicom_factory import REGION, burn_text, make_us, pattern, save
+from tests.dicom_factory import REGION, burn_text, make_us, pattern, save, to_big_endian
 
 SHORT_VRS = {"AS", "US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"}
 DATE_SPACING_DAYS = 800  # > 2 x max_date_shift_days: a shifted date never equals another plant
@@ -480,3 +480,76 @@ def test_mask_spans_cover_exactly_the_mask(seed: int) -> None:
             assert not covered[row0:row1, column0:column1].any()  # no overlaps
             covered[row0:row1, column0:column1] = True
         np.testing.assert_array_equal(covered, where)
+
+
+def _dt_values(ds: Dataset) -> list[str]:
+    return [str(elem.value) for elem in ds.iterall() if elem.VR == "DT" and elem.value]
+
+
+def test_shifted_datetimes_keep_no_time_of_day(tmp_path: Path, key: Path) -> None:
+    ds = make_us(pattern(2, 48, 64, 1, 255, seed=8))
+    ds.AcquisitionDateTime = "20210304145628.35+0800"
+    ds.ObservationDateTime = "20210304101112"
+    ds.SequenceOfUltrasoundRegions[0].DateTime = "20210304093017.123456-0500"
+    raw = save(ds, tmp_path / "raw.dcm")
+    assert deidentify(raw, tmp_path / "out.dcm", "--key", key).returncode == 0
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    shift = date_shift_days(load_or_create_key(key), "PAT-0001", 365)
+    day = (dt.date(2021, 3, 4) + dt.timedelta(days=shift)).strftime("%Y%m%d")
+    assert out.AcquisitionDateTime == out.ObservationDateTime == day
+    assert out.SequenceOfUltrasoundRegions[0].DateTime == day
+    data = (tmp_path / "out.dcm").read_bytes()
+    for time in (b"145628", b"101112", b"093017", b"+0800", b"-0500"):
+        assert time not in data
+
+
+def test_real_palette_cine_datetime_loses_its_time(tmp_path: Path, key: Path) -> None:
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("examples_palette.dcm"))
+    assert ds.AcquisitionDateTime.startswith(ds.AcquisitionDate + "145628")
+    ds.PatientID = "PAL-0001"
+    raw = save(ds, tmp_path / "palette.dcm")
+    box = '{"deid": {"fallback_box": [0, 0, 10000, 10000]}}'
+    run = deidentify(raw, tmp_path / "out.dcm", "--key", key, "--config", box)
+    assert run.returncode == 0, run.stderr
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert _dt_values(out) and all(len(value) == 8 for value in _dt_values(out))
+    assert b"145628" not in (tmp_path / "out.dcm").read_bytes()
+
+
+@pytest.mark.parametrize("real", [True, False], ids=["pydicom-rgb-8bit", "gray-16bit"])
+def test_big_endian_input_is_read_and_stored_little_endian(
+    tmp_path: Path, key: Path, real: bool
+) -> None:
+    if real:
+        raw = tmp_path / "be.dcm"
+        ds = pydicom.dcmread(pydicom.data.get_testdata_file("ExplVR_BigEnd.dcm"))
+        assert ds.Modality == "US"
+        ds.PatientID = "BE-0001"
+        ds.save_as(raw)
+    else:
+        pixels = pattern(2, 48, 64, 1, 4000, seed=9).astype(np.uint16)
+        raw = save(to_big_endian(make_us(pixels, regions=None)), tmp_path / "be.dcm")
+    source = pydicom.dcmread(raw)
+    assert source.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRBigEndian
+    if not real:
+        np.testing.assert_array_equal(source.pixel_array, pixels)
+    box = '{"deid": {"fallback_box": [0, 0, 10000, 10000], "burned_in_text": "off"}}'
+    run = deidentify(raw, tmp_path / "out.dcm", "--key", key, "--config", box)
+    assert run.returncode == 0, run.stderr
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert out.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    np.testing.assert_array_equal(out.pixel_array, source.pixel_array)
+
+
+def test_32_bit_pixels_are_refused_in_one_line(tmp_path: Path, key: Path) -> None:
+    ds = make_us(pattern(1, 8, 8, 1, 255, seed=3))
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+    ds.PixelData = np.arange(2 * 64, dtype="<u4").tobytes()
+    raw = save(ds, tmp_path / "wide.dcm")
+    run = deidentify(raw, tmp_path / "out.dcm", "--key", key)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"dynbus deidentify: error: {raw}: BitsAllocated 32: only 8- or 16-bit pixel data is "
+        "supported"
+    ]
+    assert not (tmp_path / "out.dcm").exists()

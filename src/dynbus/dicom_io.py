@@ -3,7 +3,8 @@
 Every problem a user can fix is an ``InputFileError(path, problem)``: the file is missing,
 truncated, not DICOM, not ultrasound, has no pixel data or no PatientID, a non-integer
 NumberOfFrames / InstanceNumber, pixel data holding more or fewer frames than NumberOfFrames, a
-frame that does not decode, or a transfer syntax without an installed decoder. Files without the
+frame that does not decode, pixel data of other than 8 or 16 bits allocated, or a transfer syntax
+without an installed decoder. Files without the
 128-byte preamble are read when their content is DICOM; Deflated Explicit VR files are inflated.
 """
 
@@ -45,6 +46,8 @@ UNDEFINED_LENGTH = 0xFFFFFFFF
 SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"  # (FFFE,E0DD), length 0
 PIXEL_DATA = 0x7FE00010
 TRUNCATED = "truncated DICOM file (ends inside the pixel data)"
+# What the de-identified copy can store (pydicom's set_pixel_data: 8- and 16-bit integers).
+SUPPORTED_BITS_ALLOCATED = (8, 16)
 # A file without preamble starts with the file meta group (0002) or the dataset (0008), LE.
 DICOM_WITHOUT_PREAMBLE = (b"\x02\x00", b"\x08\x00")
 # First bytes of an encoded frame: JPEG / JPEG-LS SOI, JPEG 2000 SOC, JP2 signature box.
@@ -206,6 +209,10 @@ def check_dataset(ds: Dataset, path: str | Path) -> None:
     for keyword in ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel"):
         if keyword not in ds:
             raise InputFileError(path, f"no {keyword}: cannot interpret the pixel data")
+    if ds.BitsAllocated not in SUPPORTED_BITS_ALLOCATED:
+        raise InputFileError(
+            path, f"BitsAllocated {ds.BitsAllocated}: only 8- or 16-bit pixel data is supported"
+        )
     syntax = getattr(ds, "file_meta", {}).get("TransferSyntaxUID")
     if syntax is None:
         raise InputFileError(path, "no TransferSyntaxUID in the file meta information")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from dynbus.dicom_io import decode_frames
 from dynbus.errors import DynbusError
@@ -105,7 +106,16 @@ def blank(ds: Dataset, frames: np.ndarray, where: np.ndarray) -> None:
 
 
 def store_frames(ds: Dataset, frames: np.ndarray) -> None:
-    """Store ``frames`` uncompressed (Explicit VR Little Endian) as the pixel data of ``ds``."""
+    """Store ``frames`` uncompressed (Explicit VR Little Endian) as the pixel data of ``ds``.
+
+    A dataset read from Explicit VR Big Endian (retired, still in old archives) is re-encoded as
+    little endian: its elements are parsed values by now, and its big-endian frames are
+    byte-swapped to little endian values.
+    """
+    if ds.original_encoding[1] is False:
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.set_original_encoding(False, True, ds.original_character_set)
+    frames = frames.astype(frames.dtype.newbyteorder("<"), copy=False)
     photometric = "RGB" if ds.SamplesPerPixel == 3 else str(ds.PhotometricInterpretation)
     ds.set_pixel_data(
         frames if "NumberOfFrames" in ds else frames[0],

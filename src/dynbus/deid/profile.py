@@ -8,7 +8,8 @@ audit. Here the profile is applied at every nesting level with keyed, reproducib
 - UIDs (the table's U actions and any other UI value that is not a well-known DICOM UID) become
   ``uid_pseudonym(key, uid)``, consistent across files, runs and processes;
 - DA / DT values are shifted by a keyed per-patient number of days (``dates: shift``, option
-  113107) or handled by the table's action (``dates: remove``); TM always follows the table;
+  113107) or handled by the table's action (``dates: remove``); TM always follows the table, and
+  a shifted DT keeps only its date (no time of day, fraction or UTC offset);
 - PatientID and PatientName become the keyed patient pseudonym;
 - conditional actions take the IOD-safe choice (dicom-anonymizer's reading): X/Z -> Z,
   Z/D, X/D, X/Z/D -> D, X/Z/U* -> keep the sequence and clean its items;
@@ -76,12 +77,16 @@ def table_action(tag: int) -> str | None:
 
 
 def shift_date(value: str, days: int) -> str | None:
-    """Shift a DA or DT value by ``days``; None when it does not start with a full YYYYMMDD."""
+    """The date of a DA or DT value shifted by ``days`` (YYYYMMDD); None unless it starts with one.
+
+    A DT keeps only its shifted date: its time of day, fraction and UTC offset are dropped, as
+    Table E.1-1 removes, empties or replaces every TM attribute (no time of day survives there).
+    """
     try:
         day = dt.datetime.strptime(value[:8], "%Y%m%d").date()
     except ValueError:
         return None
-    return (day + dt.timedelta(days=days)).strftime("%Y%m%d") + value[8:]
+    return (day + dt.timedelta(days=days)).strftime("%Y%m%d")
 
 
 class Profile:
