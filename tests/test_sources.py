@@ -118,7 +118,7 @@ def reference_names(imported: Path) -> dict[str, str]:
     private = pd.read_csv(imported / "linkage" / "manifest.csv")
     return {
         row.sequence_id: Path(row.file).with_suffix("").parts[-1]
-        if not row.file.endswith(".xml")
+        if not row.file.endswith("annotations.xml")
         else Path(row.file).parts[-2]
         for row in private.itertuples()
     }
