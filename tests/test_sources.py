@@ -571,3 +571,51 @@ def test_ultradet_gap_without_images_is_a_bad_input(tmp_path: Path, capsys) -> N
         "v1: video id 1: no image of frame 5 (2 frames missing between frame_id 2 and 7)" in message
     )
     assert f"listed in {path}" in message
+
+
+def test_workflow_imports_a_cvat_zip_and_reports_its_bad_box(tmp_path: Path) -> None:
+    """The Snakefile on CVAT's task-export zip (task from video frame 6, step 2, one box on a
+    frame the task does not keep, one outside its frame) with both skip modes: the frames are
+    imported, each bad box is listed by track and frame in the public reports, the private
+    reports name the zip's XML, and no raw name reaches results/, logs/ or the console."""
+    zip_path = _tiny_cvat_zip(tmp_path, box_frame=7)
+    with zipfile.ZipFile(zip_path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    xml = ElementTree.fromstring(files["annotations.xml"])
+    track = xml.find("track")
+    second = ElementTree.SubElement(xml, "track", id="4", label="lesion", source="manual")
+    for frame, xbr in (("8", "12.00"), ("10", "4.00")):
+        box = ElementTree.SubElement(second, "box", dict(track.find("box").attrib))
+        box.set("frame", frame)
+        box.set("xbr", xbr)
+    files["annotations.xml"] = ElementTree.tostring(xml)
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config.update(raw_dir=str(tmp_path / "raw"), on_bad_input="skip", on_bad_annotation="skip")
+    config["simulate"]["enabled"] = False
+    config["source"].update(format="cvat", patient="folder")
+    config["deid"]["fallback_box"] = KEEP_ALL
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_workflow(work, "--printshellcmds", "results/annotations.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    boxes = pd.read_csv(work / "results" / "annotations.csv")
+    assert boxes[["frame", "lesion_id"]].values.tolist() == [[2, 4]]  # video frame 10
+    skipped = pd.read_csv(work / "results" / "reports" / "skipped_inputs.csv")
+    assert skipped["problem"].str.startswith("track 3, frame 7: not a frame of the task").all()
+    bad = pd.read_csv(work / "results" / "reports" / "bad_annotations.csv")
+    assert bad[["locator", "problem"]].values.tolist() == [
+        ["track 4, frame 8", "box outside the frame (10x8)"]
+    ]
+    private = pd.read_csv(work / "linkage" / "bad_annotations.csv")
+    assert private["source"].tolist() == ["DOE^JANE/task.zip:annotations.xml"]
+    for folder in ("results", "logs", ".snakemake"):
+        for path in (work / folder).rglob("*"):
+            assert "DOE^JANE" not in str(path)
+            if path.is_file():
+                assert b"DOE^JANE" not in path.read_bytes(), path
+    assert "DOE^JANE" not in result.stdout + result.stderr
+    assert "imported_annotations" not in bad.to_csv()
