@@ -518,14 +518,16 @@ def test_missing_coco_image_names_the_json_that_lists_it(tmp_path: Path, capsys)
     assert str(path) not in (tmp_path / "skip" / "skipped.csv").read_text()
 
 
-def _ultradet(root: Path, on_disk: range, listed: dict[int, list[float]]) -> Path:
-    """UltraDet's layout: ``rawframes/v1/{n}.jpg`` for every frame number in ``on_disk``; the
-    JSON lists only the frames ``listed`` (frame_id -> its box)."""
+def _ultradet(
+    root: Path, on_disk: range, listed: dict[int, list[float]], name: str = "{}.jpg"
+) -> Path:
+    """UltraDet's layout: ``rawframes/v1/{name}`` (formatted with the frame number) for every
+    frame number in ``on_disk``; the JSON lists only the frames ``listed`` (frame_id -> box)."""
     folder = root / "rawframes" / "v1"
     folder.mkdir(parents=True)
     for number in on_disk:
         Image.fromarray(np.full((8, 10), 10 * number, np.uint8)).save(
-            folder / f"{number}.jpg", quality=100
+            folder / name.format(number), quality=100
         )
     data: dict = {"videos": [{"id": 1, "name": "v1"}], "images": [], "annotations": []}
     for image_id, (frame_id, bbox) in enumerate(sorted(listed.items()), start=1):
@@ -534,7 +536,7 @@ def _ultradet(root: Path, on_disk: range, listed: dict[int, list[float]]) -> Pat
                 "id": image_id,
                 "video_id": 1,
                 "frame_id": frame_id,
-                "file_name": f"v1/{frame_id}.jpg",
+                "file_name": "v1/" + name.format(frame_id),
                 "width": 10,
                 "height": 8,
             }
@@ -547,8 +549,9 @@ def _ultradet(root: Path, on_disk: range, listed: dict[int, list[float]]) -> Pat
     return path
 
 
-def test_ultradet_frames_keep_their_numbers(tmp_path: Path) -> None:
-    path = _ultradet(tmp_path, range(0, 12), {3: [1, 1, 2, 2], 9: [2, 2, 3, 3]})
+@pytest.mark.parametrize("name", ["{}.jpg", "img_{:05d}.png"])
+def test_ultradet_frames_keep_their_numbers(tmp_path: Path, name: str) -> None:
+    path = _ultradet(tmp_path, range(0, 12), {3: [1, 1, 2, 2], 9: [2, 2, 3, 3]}, name)
     config = {"source": {"coco_json": [str(path)]}}
     assert run_import(tmp_path / "rawframes", tmp_path / "out", "cocovid", config) == 0
     manifest = pd.read_csv(tmp_path / "out" / "manifest.csv")

@@ -6,12 +6,12 @@ video's frame folder under the root), ``images`` (``id``, ``video_id``, ``frame_
 ``file_name`` relative to the root, ``width``, ``height``) and ``annotations`` (``image_id``,
 ``bbox`` = x, y, width, height in pixels, ``instance_id`` = the lesion's track, ``category_id``,
 optional ``iscrowd``). CVA-Net's JSON lists every frame; UltraDet's lists only frames with a box.
-A video's frames are therefore every numbered image in its frame folder (file names
-``{prefix}{number}{suffix}`` with ``number = frame_id``, e.g. ``000012.png``), listed or not, from
-the lowest number to the highest, so frame index = ``frame_id`` - the lowest number and windows and
-chains measure real gaps. Frames without a box, listed or not, are unlabeled frames. A ``frame_id``
-gap that no image on disk fills is a bad input (when names do not carry the ``frame_id``, the
-listed images are the frames, in ``frame_id`` order, and must have no gap). Boxes with
+A video's frames are therefore every numbered image in its frame folder (named like the listed
+ones, ``{prefix}{number}{suffix}`` with ``number`` = ``frame_id`` + a constant, e.g.
+``000012.png``), listed or not, from the lowest number to the highest: frame index = ``frame_id``
+- the lowest one, so windows and chains measure real gaps. Frames without a box, listed or not,
+are unlabeled frames. A ``frame_id`` gap that no image on disk fills is a bad input (when names
+do not carry the ``frame_id``, the listed images are the frames and must have no gap). Boxes with
 ``iscrowd: 1`` are dropped, as CVA-Net does. ``instance_id`` (or ``track_id``) names the lesion;
 without one, all boxes of a video are one lesion.
 """
@@ -124,22 +124,25 @@ NUMBERED = re.compile(r"(?P<prefix>.*?)(?P<number>\d+)(?P<suffix>\.[^.]+)")
 
 
 def numbered_frames(raw_dir: Path, images: list[dict[str, Any]]) -> dict[int, str] | None:
-    """Every image beside the listed ones named like them, by number (``{prefix}{number}
-    {suffix}``, raw-relative names); None when the listed names are not numbered by
-    ``frame_id`` in one folder."""
-    names = [PurePosixPath(str(image.get("file_name"))) for image in images]
-    matches = [NUMBERED.fullmatch(name.name) for name in names]
-    patterns = {(name.parent, m["prefix"], m["suffix"]) if m else None for m, name in
-                zip(matches, names, strict=True)}  # fmt: skip
-    numbers = [int(m["number"]) if m else None for m in matches]
-    if len(patterns) != 1 or numbers != [image.get("frame_id") for image in images]:
+    """Every image beside the listed ones named like them (``{prefix}{number}{suffix}``), by
+    ``frame_id`` (``number`` - the listed images' constant offset; raw-relative names); None
+    when the listed names are not numbered along ``frame_id`` in one folder."""
+    patterns, offsets = set(), set()
+    for image in images:
+        name = PurePosixPath(str(image.get("file_name")))
+        match = NUMBERED.fullmatch(name.name)
+        if match is None:
+            return None
+        patterns.add((name.parent, match["prefix"], match["suffix"]))
+        offsets.add(int(match["number"]) - image["frame_id"])
+    if len(patterns) != 1 or len(offsets) != 1:
         return None
-    folder, prefix, suffix = patterns.pop()  # type: ignore[misc]
+    (folder, prefix, suffix), offset = patterns.pop(), offsets.pop()
     found = {}
     for path in (raw_dir / folder).iterdir():
         match = NUMBERED.fullmatch(path.name)
         if match and (match["prefix"], match["suffix"]) == (prefix, suffix) and path.is_file():
-            found.setdefault(int(match["number"]), (folder / path.name).as_posix())
+            found.setdefault(int(match["number"]) - offset, (folder / path.name).as_posix())
     return found
 
 
@@ -189,7 +192,7 @@ def _video_sequence(
         problems.add(
             file,
             f"video id {video_id}: no image of frame {gaps[0]} ({len(gaps)} frames missing "
-            f"between frame_id {first} and {last}); frame gaps must stay real for fusion",
+            f"between frame_id {first} and {last}); windowed fusion and FP chains need every frame",
             listed_in,
         )
         return None
