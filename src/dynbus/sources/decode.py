@@ -80,7 +80,8 @@ def load_frames(raw_dir: Path, frames: dict[str, Any], workers: int) -> np.ndarr
     if indices is None:
         return np.stack(decoded)
     if max(indices) >= len(decoded):
-        raise InputFileError(path, f"task frame {max(indices)} beyond its {len(decoded)} frames")
+        problem = f"the task keeps video frame {max(indices)}, beyond its {len(decoded)} frames"
+        raise InputFileError(path, problem)
     return np.stack([decoded[index] for index in indices])
 
 
