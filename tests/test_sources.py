@@ -456,6 +456,10 @@ def test_zip_that_is_not_a_cvat_export_is_listed(tmp_path: Path, capsys) -> None
     assert private[["file", "problem"]].values.tolist() == [
         ["photos.zip", "zip without annotations.xml (not a CVAT task export)"]
     ]
+    with zipfile.ZipFile(tmp_path / "raw" / "photos.zip", "w") as archive:
+        archive.writestr("annotations.xml", "<annotations><meta><task>")
+    assert run_import(tmp_path / "raw", tmp_path / "xml", "cvat", {}) == 2
+    assert "photos.zip: annotations.xml inside: malformed XML" in capsys.readouterr().err
 
 
 def _bad_box_case(fmt: str, root: Path) -> tuple[Path, dict, list[str], str, str]:
