@@ -8,9 +8,11 @@ be compared too.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import xml.etree.ElementTree as ElementTree
+import zipfile
 from pathlib import Path
 
 import av
@@ -124,7 +126,8 @@ def cvat_xml(
     step: int = 1,
 ) -> ElementTree.ElementTree:
     """A CVAT for video 1.1 document: one track per lesion, a box per annotated frame and an
-    ``outside="1"`` box after each run of frames, as CVAT writes them."""
+    ``outside="1"`` box after each run of frames, as CVAT writes them: ``frame`` is the absolute
+    video frame ``start + index * step`` of the task frame ``index`` in ``boxes``."""
     root = ElementTree.Element("annotations")
     ElementTree.SubElement(root, "version").text = "1.1"
     meta = ElementTree.SubElement(root, "meta")
@@ -153,7 +156,7 @@ def cvat_xml(
             ElementTree.SubElement(
                 track,
                 "box",
-                frame=str(box.frame),
+                frame=str(start + box.frame * step),
                 outside="0",
                 occluded="0",
                 keyframe="1",
@@ -167,7 +170,7 @@ def cvat_xml(
                 ElementTree.SubElement(
                     track,
                     "box",
-                    frame=str(box.frame + 1),
+                    frame=str(start + (box.frame + 1) * step),
                     outside="1",
                     occluded="0",
                     keyframe="1",
@@ -181,43 +184,46 @@ def cvat_xml(
 
 
 def export_cvat(
-    frames_dir: Path,
-    annotations: pd.DataFrame,
-    manifest: pd.DataFrame,
-    out: Path,
-    video_every: int = 2,
+    frames_dir: Path, annotations: pd.DataFrame, manifest: pd.DataFrame, out: Path
 ) -> Path:
-    """One task folder per sequence, ``out/cvat/{patient}/{seq}/annotations.xml``: every
-    ``video_every``-th task carries a video (frames 1, 3, 5, ... of it: start 1, step 2) instead
-    of ``images/frame_{n:06d}.png``."""
+    """One task per sequence under ``out/cvat/{patient}/{seq}/``, in turn as CVAT hands them
+    out: "Export task dataset" zips ``{seq}.zip`` of ``annotations.xml`` only, the task's video
+    ``scan.mkv`` beside it, and with ``images/frame_{n:06d}.png`` inside (both of a task kept
+    from video frame 6 with ``frame_filter`` step 2, so ``n`` and box frames are 6, 8, 10, ...),
+    and an unzipped ``annotations.xml`` with ``images/`` (start 0, step 1)."""
     root = out / "cvat"
     for index, row in enumerate(manifest.itertuples()):
         task = root / row.patient_id / row.sequence_id
+        task.mkdir(parents=True)
         frames = frame_arrays(frames_dir, row.sequence_id)
         boxes = annotations[annotations["sequence_id"] == row.sequence_id]
-        video = None
-        if index % video_every == 0:
-            video = "scan.mkv"
-            padded = [np.zeros_like(frames[0])]
-            for frame in frames:
-                padded += [frame, np.full_like(frame, 255)]
-            write_video(task / video, padded)
+        variant = index % 3
+        start, step = (6, 2) if variant < 2 else (0, 1)
+        video = "scan.mkv" if variant == 0 else None
+        xml = cvat_xml(row.n_frames, row.rows, row.columns, boxes, video, start, step)
+        document = ElementTree.tostring(xml.getroot(), encoding="utf-8", xml_declaration=True)
+        numbered = {start + i * step: array for i, array in enumerate(frames)}
+        if variant == 0:
+            filler = np.full_like(frames[0], 255)
+            write_video(task / video, [numbered.get(n, filler) for n in range(max(numbered) + 1)])
+        if variant < 2:
+            with zipfile.ZipFile(task / f"{row.sequence_id}.zip", "w") as archive:
+                archive.writestr("annotations.xml", document)
+                for number, array in numbered.items() if variant == 1 else ():
+                    archive.writestr(f"images/frame_{number:06d}.png", png_bytes(array))
         else:
-            (task / "images").mkdir(parents=True)
-            for frame, array in enumerate(frames):
-                Image.fromarray(array).save(task / "images" / f"frame_{frame:06d}.png")
-        xml = cvat_xml(
-            row.n_frames,
-            row.rows,
-            row.columns,
-            boxes,
-            video,
-            start=1 if video else 0,
-            step=2 if video else 1,
-        )
-        task.mkdir(parents=True, exist_ok=True)
-        xml.write(task / "annotations.xml", encoding="utf-8", xml_declaration=True)
+            (task / "images").mkdir()
+            for number, array in numbered.items():
+                (task / "images" / f"frame_{number:06d}.png").write_bytes(png_bytes(array))
+            (task / "annotations.xml").write_bytes(document)
     return root
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """One gray frame as PNG file bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def dicom_study(root: Path) -> Path:

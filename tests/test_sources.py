@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ElementTree
+import zipfile
 from pathlib import Path
 
 import av
@@ -16,11 +18,13 @@ from dynbus.cli import main as dynbus
 from dynbus.sources.video import frame_gray
 from tests.conftest import ROOT, run_workflow
 from tests.source_exporters import (
+    cvat_xml,
     dicom_study,
     export_cocovid,
     export_cvat,
     export_videos,
     frame_arrays,
+    png_bytes,
     write_video,
 )
 
@@ -118,7 +122,7 @@ def reference_names(imported: Path) -> dict[str, str]:
     private = pd.read_csv(imported / "linkage" / "manifest.csv")
     return {
         row.sequence_id: Path(row.file).with_suffix("").parts[-1]
-        if not row.file.endswith(".xml")
+        if not row.file.endswith("annotations.xml")
         else Path(row.file).parts[-2]
         for row in private.itertuples()
     }
@@ -395,3 +399,230 @@ def _as_import_result(work: Path) -> Path:
     for name in ("manifest.csv", "annotations.csv", "frames"):
         (view / name).symlink_to(work / "results" / name)
     return view
+
+
+def _tiny_cvat_zip(root: Path, box_frame: int, xbr: float = 4.0) -> Path:
+    """CVAT's "Export task dataset" zip of a task kept from video frame 6 with step 2: three
+    8 x 10 frames in ``images/frame_{6,8,10:06d}.png`` and one box of track 3."""
+    boxes = pd.DataFrame({"lesion_id": [3], "frame": [0], "x1": [1.0], "y1": [1.0]})
+    xml = cvat_xml(3, 8, 10, boxes.assign(x2=xbr, y2=4.0), start=6, step=2)
+    xml.getroot().find("track/box").set("frame", str(box_frame))
+    path = root / "raw" / "DOE^JANE" / "task.zip"
+    path.parent.mkdir(parents=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("annotations.xml", ElementTree.tostring(xml.getroot()))
+        for number in (6, 8, 10):
+            archive.writestr(
+                f"images/frame_{number:06d}.png", png_bytes(np.full((8, 10), number, np.uint8))
+            )
+    return path
+
+
+def test_cvat_zip_box_frames_are_video_frames(tmp_path: Path) -> None:
+    _tiny_cvat_zip(tmp_path, box_frame=10)
+    assert run_import(tmp_path / "raw", tmp_path / "out", "cvat", {}) == 0
+    frames = frame_arrays(
+        tmp_path / "out" / "frames",
+        pd.read_csv(tmp_path / "out" / "manifest.csv")["sequence_id"][0],
+    )
+    assert [int(frame[0, 0]) for frame in frames] == [6, 8, 10]
+    boxes = pd.read_csv(tmp_path / "out" / "annotations.csv")
+    assert boxes[["frame", "lesion_id"]].values.tolist() == [[2, 3]]  # video frame 10 = 6 + 2 * 2
+    assert not (tmp_path / "raw" / "DOE^JANE" / "images").exists()  # read in place
+
+
+def test_cvat_box_off_the_task_frames_names_xml_track_and_frame(tmp_path: Path, capsys) -> None:
+    _tiny_cvat_zip(tmp_path, box_frame=7)
+    assert run_import(tmp_path / "raw", tmp_path / "err", "cvat", {}) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1
+    assert "DOE^JANE/task.zip: track 3, frame 7: not a frame of the task" in message
+    assert "start_frame 6, step 2" in message
+    skip = {"on_bad_input": "skip"}
+    assert run_import(tmp_path / "raw", tmp_path / "skip", "cvat", skip) == 0
+    public = pd.read_csv(tmp_path / "skip" / "skipped.csv")
+    assert public["problem"].str.startswith("track 3, frame 7: not a frame").tolist() == [True]
+    assert "DOE" not in public.to_csv()
+
+
+def test_zip_that_is_not_a_cvat_export_is_listed(tmp_path: Path, capsys) -> None:
+    _tiny_cvat_zip(tmp_path, box_frame=6)
+    with zipfile.ZipFile(tmp_path / "raw" / "photos.zip", "w") as archive:
+        archive.writestr("readme.txt", "not a task")
+    assert run_import(tmp_path / "raw", tmp_path / "err", "cvat", {}) == 2
+    assert "photos.zip: zip without annotations.xml" in capsys.readouterr().err
+    assert run_import(tmp_path / "raw", tmp_path / "skip", "cvat", {"on_bad_input": "skip"}) == 0
+    private = pd.read_csv(tmp_path / "skip" / "linkage" / "skipped_inputs.csv")
+    assert private[["file", "problem"]].values.tolist() == [
+        ["photos.zip", "zip without annotations.xml (not a CVAT task export)"]
+    ]
+    with zipfile.ZipFile(tmp_path / "raw" / "photos.zip", "w") as archive:
+        archive.writestr("annotations.xml", "<annotations><meta><task>")
+    assert run_import(tmp_path / "raw", tmp_path / "xml", "cvat", {}) == 2
+    assert "photos.zip: annotations.xml inside: malformed XML" in capsys.readouterr().err
+
+
+def _bad_box_case(fmt: str, root: Path) -> tuple[Path, dict, list[str], str, str]:
+    """One box outside its 10 x 8 frame, written the way ``fmt`` writes boxes: (raw folder,
+    config, extra import arguments, the user's file and the locator an error must name)."""
+    if fmt == "cocovid":
+        path = _tiny_coco(root)
+        data = json.loads(path.read_text())
+        data["annotations"].append({"id": 7, "image_id": 4, "bbox": [5, 5, 9, 2], "instance_id": 1})
+        path.write_text(json.dumps(data))
+        locator = "annotation id 7 (image id 4, frame_id 1)"
+        return root / "rawframes", {"source": {"coco_json": [str(path)]}}, [], str(path), locator
+    if fmt == "cvat":
+        _tiny_cvat_zip(root, box_frame=8, xbr=12.0)
+        return root / "raw", {}, [], "DOE^JANE/task.zip:annotations.xml", "track 3, frame 8"
+    write_video(root / "raw" / "v.mkv", [np.full((8, 10), 9, np.uint8)] * 3)
+    csv = root / "annotations.csv"
+    csv.write_text("file,frame,lesion_id,x1,y1,x2,y2\n\nv.mkv,0,1,1,1,4,4\nv.mkv,2,1,1,1,12,4\n")
+    return root / "raw", {}, ["--annotations", str(csv)], str(csv), "line 4"
+
+
+@pytest.mark.parametrize("fmt", ["cocovid", "cvat", "video"])
+def test_bad_box_names_the_users_file_and_locator(fmt: str, tmp_path: Path, capsys) -> None:
+    raw, config, extra, source, locator = _bad_box_case(fmt, tmp_path)
+    assert run_import(raw, tmp_path / "err", fmt, config, *extra) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.endswith(
+        f"{source} {locator}: box outside the frame (10x8); "
+        "fix the file or set on_bad_annotation: skip"
+    )
+    assert "boxes.csv" not in message and len(message.splitlines()) == 1
+    skip = {**config, "on_bad_annotation": "skip"}
+    assert run_import(raw, tmp_path / "skip", fmt, skip, *extra) == 0
+    public = pd.read_csv(tmp_path / "skip" / "bad.csv")
+    assert public[["locator", "problem"]].values.tolist() == [
+        [locator, "box outside the frame (10x8)"]
+    ]
+    private = pd.read_csv(tmp_path / "skip" / "linkage" / "bad_annotations.csv")
+    assert private[["source", "locator"]].values.tolist() == [[source, locator]]
+    kept = pd.read_csv(tmp_path / "skip" / "annotations.csv")
+    assert len(kept) == (0 if fmt == "cvat" else 1)  # the good box of the file stays
+
+
+def test_missing_coco_image_names_the_json_that_lists_it(tmp_path: Path, capsys) -> None:
+    path = _tiny_coco(tmp_path)
+    other = tmp_path / "val.json"
+    other.write_text(json.dumps({"videos": [], "images": [], "annotations": []}))
+    (tmp_path / "rawframes" / "v2" / "000001.png").unlink()
+    config = {"source": {"coco_json": [str(other), str(path)]}}
+    assert run_import(tmp_path / "rawframes", tmp_path / "err", "cocovid", config) == 2
+    message = capsys.readouterr().err
+    assert (
+        f"v2/000001.png: frame image not found (video id 2, image id 4) (listed in {path})"
+        in message
+    )
+    skip = {**config, "on_bad_input": "skip"}
+    assert run_import(tmp_path / "rawframes", tmp_path / "skip", "cocovid", skip) == 0
+    private = pd.read_csv(tmp_path / "skip" / "linkage" / "skipped_inputs.csv")
+    assert private["detail"].tolist() == [f"listed in {path}"]
+    assert str(path) not in (tmp_path / "skip" / "skipped.csv").read_text()
+
+
+def _ultradet(
+    root: Path, on_disk: range, listed: dict[int, list[float]], name: str = "{}.jpg"
+) -> Path:
+    """UltraDet's layout: ``rawframes/v1/{name}`` (formatted with the frame number) for every
+    frame number in ``on_disk``; the JSON lists only the frames ``listed`` (frame_id -> box)."""
+    folder = root / "rawframes" / "v1"
+    folder.mkdir(parents=True)
+    for number in on_disk:
+        Image.fromarray(np.full((8, 10), 10 * number, np.uint8)).save(
+            folder / name.format(number), quality=100
+        )
+    data: dict = {"videos": [{"id": 1, "name": "v1"}], "images": [], "annotations": []}
+    for image_id, (frame_id, bbox) in enumerate(sorted(listed.items()), start=1):
+        data["images"].append(
+            {
+                "id": image_id,
+                "video_id": 1,
+                "frame_id": frame_id,
+                "file_name": "v1/" + name.format(frame_id),
+                "width": 10,
+                "height": 8,
+            }
+        )
+        data["annotations"].append(
+            {"id": image_id, "image_id": image_id, "bbox": bbox, "instance_id": 1}
+        )
+    path = root / "test.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("name", ["{}.jpg", "img_{:05d}.png"])
+def test_ultradet_frames_keep_their_numbers(tmp_path: Path, name: str) -> None:
+    path = _ultradet(tmp_path, range(0, 12), {3: [1, 1, 2, 2], 9: [2, 2, 3, 3]}, name)
+    config = {"source": {"coco_json": [str(path)]}}
+    assert run_import(tmp_path / "rawframes", tmp_path / "out", "cocovid", config) == 0
+    manifest = pd.read_csv(tmp_path / "out" / "manifest.csv")
+    assert manifest["n_frames"].tolist() == [12]  # the unlisted frames are imported too
+    frames = frame_arrays(tmp_path / "out" / "frames", manifest["sequence_id"][0])
+    assert [round(float(frame.mean()) / 10) for frame in frames] == list(range(12))
+    boxes = pd.read_csv(tmp_path / "out" / "annotations.csv")
+    assert boxes["frame"].tolist() == [3, 9]  # six frames apart, as in the video
+
+
+def test_ultradet_gap_without_images_is_a_bad_input(tmp_path: Path, capsys) -> None:
+    path = _ultradet(tmp_path, range(2, 5), {2: [1, 1, 2, 2], 7: [2, 2, 3, 3]})
+    (tmp_path / "rawframes" / "v1" / "7.jpg").write_bytes(
+        (tmp_path / "rawframes" / "v1" / "2.jpg").read_bytes()
+    )
+    config = {"source": {"coco_json": [str(path)]}}
+    assert run_import(tmp_path / "rawframes", tmp_path / "out", "cocovid", config) == 2
+    message = capsys.readouterr().err
+    assert (
+        "v1: video id 1: no image of frame 5 (2 frames missing between frame_id 2 and 7)" in message
+    )
+    assert f"listed in {path}" in message
+
+
+def test_workflow_imports_a_cvat_zip_and_reports_its_bad_box(tmp_path: Path) -> None:
+    """The Snakefile on CVAT's task-export zip (task from video frame 6, step 2, one box on a
+    frame the task does not keep, one outside its frame) with both skip modes: the frames are
+    imported, each bad box is listed by track and frame in the public reports, the private
+    reports name the zip's XML, and no raw name reaches results/, logs/ or the console."""
+    zip_path = _tiny_cvat_zip(tmp_path, box_frame=7)
+    with zipfile.ZipFile(zip_path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    xml = ElementTree.fromstring(files["annotations.xml"])
+    track = xml.find("track")
+    second = ElementTree.SubElement(xml, "track", id="4", label="lesion", source="manual")
+    for frame, xbr in (("8", "12.00"), ("10", "4.00")):
+        box = ElementTree.SubElement(second, "box", dict(track.find("box").attrib))
+        box.set("frame", frame)
+        box.set("xbr", xbr)
+    files["annotations.xml"] = ElementTree.tostring(xml)
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config.update(raw_dir=str(tmp_path / "raw"), on_bad_input="skip", on_bad_annotation="skip")
+    config["simulate"]["enabled"] = False
+    config["source"].update(format="cvat", patient="folder")
+    config["deid"]["fallback_box"] = KEEP_ALL
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_workflow(work, "--printshellcmds", "results/annotations.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    boxes = pd.read_csv(work / "results" / "annotations.csv")
+    assert boxes[["frame", "lesion_id"]].values.tolist() == [[2, 4]]  # video frame 10
+    skipped = pd.read_csv(work / "results" / "reports" / "skipped_inputs.csv")
+    assert skipped["problem"].str.startswith("track 3, frame 7: not a frame of the task").all()
+    bad = pd.read_csv(work / "results" / "reports" / "bad_annotations.csv")
+    assert bad[["locator", "problem"]].values.tolist() == [
+        ["track 4, frame 8", "box outside the frame (10x8)"]
+    ]
+    private = pd.read_csv(work / "linkage" / "bad_annotations.csv")
+    assert private["source"].tolist() == ["DOE^JANE/task.zip:annotations.xml"]
+    for folder in ("results", "logs", ".snakemake"):
+        for path in (work / folder).rglob("*"):
+            assert "DOE^JANE" not in str(path)
+            if path.is_file():
+                assert b"DOE^JANE" not in path.read_bytes(), path
+    assert "DOE^JANE" not in result.stdout + result.stderr
+    assert "imported_annotations" not in bad.to_csv()

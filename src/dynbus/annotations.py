@@ -5,6 +5,10 @@ Raw rows are ``file, frame, lesion_id, x1, y1, x2, y2`` (file relative to the ra
 frames counted along the whole sequence. A bad row (unknown file, frame out of range, box outside
 the frame or degenerate, non-numeric) stops the run with an error naming its line, or with
 ``on_bad_annotation: skip`` is listed in the bad-annotation report; no row is dropped silently.
+Rows imported by ``dynbus import`` carry ``source, locator`` (the user's file and where in it,
+e.g. ``annotation id 7 (image id 3, frame_id 5)``): errors name those instead of the generated
+file's line, the public report gives the locator, and a private report beside the private
+manifest (``bad_annotations.csv``) also names the source file.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dynbus.csv_input import read_csv_checked
 from dynbus.errors import DynbusError
 
 RAW_COLUMNS = ["file", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
+SOURCE_COLUMNS = ["source", "locator"]  # imported rows: the user's file and where in it
 OUTPUT_COLUMNS = ["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
 REPORT_COLUMNS = ["line", "sequence_id", "problem"]
 NUMERIC = ["frame", "x1", "y1", "x2", "y2"]
@@ -39,7 +44,8 @@ def read_raw_annotations(path: Path) -> pd.DataFrame:
         skipinitialspace=True,
         skip_blank_lines=False,
     )
-    raw = raw[RAW_COLUMNS].copy()
+    sourced = all(column in raw.columns for column in SOURCE_COLUMNS)
+    raw = raw[RAW_COLUMNS + (SOURCE_COLUMNS if sourced else [])].copy()
     raw.insert(0, "line", np.arange(len(raw)) + 2)
     blank = (raw[RAW_COLUMNS].apply(lambda column: column.str.strip()) == "").all(axis=1)
     return raw.loc[~blank].reset_index(drop=True)
@@ -86,14 +92,15 @@ def rekey_annotations(
     )
     rows = raw.merge(files, on="file", how="left", validate="many_to_one")
     rows["problem"] = find_problems(rows)
-    bad = rows.loc[rows["problem"] != "", REPORT_COLUMNS]
+    report = REPORT_COLUMNS + [column for column in SOURCE_COLUMNS if column in raw.columns]
+    bad = rows.loc[rows["problem"] != "", report]
     good = rows.loc[rows["problem"] == ""].copy()
     good[NUMERIC] = good[NUMERIC].astype(float)
     good["frame"] = (good["frame"] + good["frame_offset"]).astype(int)
     good["lesion_id"] = good["lesion_id"].str.strip()
     duplicated = good.duplicated(["sequence_id", "frame", "lesion_id"], keep="first")
     if duplicated.any():
-        repeats = good.loc[duplicated, ["line", "sequence_id"]].assign(
+        repeats = good.loc[duplicated, [c for c in report if c != "problem"]].assign(
             problem="same lesion annotated twice in one frame"
         )
         bad = pd.concat([bad, repeats], ignore_index=True)
@@ -122,13 +129,22 @@ def main(args: argparse.Namespace) -> None:
     private = read_csv_checked(args.private_manifest, private_columns, dtype={"file": str})
     public = read_csv_checked(args.manifest, ["sequence_id", "rows", "columns"])
     good, bad = rekey_annotations(raw, private, public)
+    imported = "source" in bad.columns
     if len(bad) and cfg["on_bad_annotation"] == "error":
         first = bad.iloc[0]
+        where = (
+            f"{first['source']} {first['locator']}"
+            if imported
+            else f"{args.raw_annotations} line {first['line']}"
+        )
         more = f" (and {len(bad) - 1} more bad rows)" if len(bad) > 1 else ""
         raise DynbusError(
-            f"{args.raw_annotations} line {first['line']}: {first['problem']}{more}; "
-            "fix the file or set on_bad_annotation: skip"
+            f"{where}: {first['problem']}{more}; fix the file or set on_bad_annotation: skip"
         )
+    if imported:
+        named = bad[["source", "locator", "sequence_id", "problem"]]
+        write_csv(args.private_manifest.with_name("bad_annotations.csv"), named)
+        bad = named.drop(columns="source")
     write_csv(args.report, bad)
     write_csv(args.out, good)
     print(

@@ -42,11 +42,13 @@ class Problems:
     mode: str
     rows: list[dict[str, str]] = field(default_factory=list)
 
-    def add(self, file: str, problem: str) -> None:
-        """Report that raw file ``file`` (relative to the raw folder) is unusable."""
+    def add(self, file: str, problem: str, detail: str = "") -> None:
+        """Report that raw file ``file`` (relative to the raw folder) is unusable; ``detail``
+        (which may name raw files, e.g. the JSON that lists ``file``) stays private."""
         if self.mode == "error":
-            raise InputFileError(file, problem + "; fix it or set on_bad_input: skip")
-        self.rows.append({"file": file, "problem": problem})
+            told = f"{problem} ({detail})" if detail else problem
+            raise InputFileError(file, told + "; fix it or set on_bad_input: skip")
+        self.rows.append({"file": file, "problem": problem, "detail": detail})
 
 
 @dataclass
@@ -65,8 +67,11 @@ def patient_key(file: str, mode: str) -> str:
     return f"folder:{parts[0]}" if mode == "folder" and len(parts) > 1 else f"sequence:{file}"
 
 
-def box_row(file: str, frame: int, lesion_id: object, xyxy: list[float]) -> dict[str, Any]:
-    """One raw annotation row in the layout ``dynbus annotations`` reads."""
+def box_row(
+    file: str, frame: object, lesion_id: object, xyxy: list[Any], source: str, locator: str
+) -> dict[str, Any]:
+    """One raw annotation row in the layout ``dynbus annotations`` reads, with where the user
+    wrote it: ``source`` (their file) and ``locator`` (ids or line in it, no raw names)."""
     x1, y1, x2, y2 = xyxy
     return {
         "file": file,
@@ -76,4 +81,6 @@ def box_row(file: str, frame: int, lesion_id: object, xyxy: list[float]) -> dict
         "y1": y1,
         "x2": x2,
         "y2": y2,
+        "source": source,
+        "locator": locator,
     }

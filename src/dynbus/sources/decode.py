@@ -8,6 +8,8 @@ frames carry no ultrasound regions, so ``deid.fallback_box`` is the kept area) a
 
 from __future__ import annotations
 
+import io
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,30 +28,51 @@ from dynbus.sources.video import decode_gray
 GRAY_MODES = {"L", "P", "RGB", "RGBA", "LA", "1"}
 
 
-def read_image(path: Path) -> np.ndarray:
-    """One frame image (PNG, JPEG, ...) as 8-bit gray; colour becomes BT.601 luma."""
+def decode_image(data: bytes, name: str | Path) -> np.ndarray:
+    """One frame image (PNG, JPEG, ...) as 8-bit gray; colour becomes BT.601 luma. ``name``
+    (the file, or ``zip:member``) is what an error names."""
     try:
-        if path.suffix.lower() in (".jpg", ".jpeg"):
-            return simplejpeg.decode_jpeg(path.read_bytes(), colorspace="GRAY")[:, :, 0]
-        with Image.open(path) as image:
+        if str(name).lower().endswith((".jpg", ".jpeg")):
+            return simplejpeg.decode_jpeg(data, colorspace="GRAY")[:, :, 0]
+        with Image.open(io.BytesIO(data)) as image:
             if image.mode not in GRAY_MODES:
-                raise InputFileError(path, f"image mode {image.mode} (need 8-bit gray or colour)")
+                raise InputFileError(name, f"image mode {image.mode} (need 8-bit gray or colour)")
             return np.asarray(image if image.mode == "L" else image.convert("L"))
+    except (UnidentifiedImageError, ValueError, OSError) as error:
+        raise InputFileError(name, f"unreadable image ({error})") from error
+
+
+def read_image(path: Path) -> np.ndarray:
+    """One frame image file as 8-bit gray (see ``decode_image``)."""
+    try:
+        data = path.read_bytes()
     except FileNotFoundError as error:
         raise InputFileError(path, "frame image not found") from error
-    except (UnidentifiedImageError, ValueError, OSError) as error:
-        raise InputFileError(path, f"unreadable image ({error})") from error
+    return decode_image(data, path)
+
+
+def _zip_images(path: Path, members: list[str]) -> list[tuple[bytes, str]]:
+    """The bytes of the frame images ``members`` of zip ``path``, read in place."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return [(archive.read(member), f"{path}:{member}") for member in members]
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
+        raise InputFileError(path, f"unreadable zip ({error})") from error
 
 
 def load_frames(raw_dir: Path, frames: dict[str, Any], workers: int) -> np.ndarray:
     """All frames of one sequence (``SourceSequence.frames``) as an (n, rows, columns) array."""
     if frames["kind"] == "images":
-        paths = [raw_dir / name for name in frames["paths"]]
         with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
-            images = list(pool.map(read_image, paths))
+            if "zip" in frames:
+                found = _zip_images(raw_dir / frames["zip"], frames["paths"])
+                images = list(pool.map(lambda item: decode_image(*item), found))
+            else:
+                images = list(pool.map(read_image, [raw_dir / p for p in frames["paths"]]))
         shapes = {image.shape for image in images}
         if len(shapes) > 1:
-            raise InputFileError(paths[0].parent, f"frames of several sizes {sorted(shapes)}")
+            where = raw_dir / (frames.get("zip") or Path(frames["paths"][0]).parent)
+            raise InputFileError(where, f"frames of several sizes {sorted(shapes)}")
         return np.stack(images)
     path = raw_dir / frames["path"]
     decoded = list(decode_gray(path))
@@ -57,7 +80,8 @@ def load_frames(raw_dir: Path, frames: dict[str, Any], workers: int) -> np.ndarr
     if indices is None:
         return np.stack(decoded)
     if max(indices) >= len(decoded):
-        raise InputFileError(path, f"task frame {max(indices)} beyond its {len(decoded)} frames")
+        problem = f"the task keeps video frame {max(indices)}, beyond its {len(decoded)} frames"
+        raise InputFileError(path, problem)
     return np.stack([decoded[index] for index in indices])
 
 
@@ -88,7 +112,8 @@ def prepare_sequence(
     name = spec["sequence_id"]
     expected = (spec["n_frames"], spec["rows"], spec["columns"])
     if frames.shape != expected:
-        source = spec["frames"].get("path") or Path(spec["frames"]["paths"][0]).parent
+        frames_of = spec["frames"]
+        source = frames_of.get("path") or frames_of.get("zip") or Path(frames_of["paths"][0]).parent
         raise InputFileError(
             raw_dir / source,
             f"decoded {frames.shape}, import listed {expected} (frames, rows, "

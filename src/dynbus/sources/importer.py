@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from dynbus import config as study_config
-from dynbus.annotations import RAW_COLUMNS
+from dynbus.annotations import RAW_COLUMNS, SOURCE_COLUMNS
 from dynbus.atomic import atomic_dir, write_csv, write_json
 from dynbus.errors import DynbusError
 from dynbus.manifest import PRIVATE_COLUMNS, public_manifest
@@ -74,7 +74,7 @@ def manifests(scan: Scan, key: bytes) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
     if not rows:
         raise DynbusError("no usable sequence found in the raw folder")
     private = pd.DataFrame(rows).sort_values("sequence_id").reset_index(drop=True)
-    skipped = pd.DataFrame(scan.problems.rows, columns=["file", "problem"])
+    skipped = pd.DataFrame(scan.problems.rows, columns=["file", "problem", "detail"])
     skipped.insert(1, "file_id", [file_pseudonym(key, file) for file in skipped["file"]])
     return private, public_manifest(private), skipped
 
@@ -163,7 +163,7 @@ def main(args: argparse.Namespace) -> None:
     with atomic_dir(args.specs) as tmp:
         for sequence_id, spec in specs.items():
             write_json(tmp / f"{sequence_id}.json", spec)
-    write_csv(args.boxes, pd.DataFrame(scan.boxes, columns=RAW_COLUMNS))
+    write_csv(args.boxes, pd.DataFrame(scan.boxes, columns=RAW_COLUMNS + SOURCE_COLUMNS))
     write_csv(args.private, private[PRIVATE_COLUMNS])
     write_csv(args.private.with_name("skipped_inputs.csv"), skipped)
     if args.skipped is not None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from dynbus.annotations import read_raw_annotations
 from dynbus.errors import InputFileError
-from dynbus.sources.cocovid import lesion_boxes, load_coco_json
+from dynbus.sources.cocovid import annotation_locator, lesion_boxes, load_coco_json
 from dynbus.sources.common import (
     VIDEO_SUFFIXES,
     Problems,
@@ -126,10 +126,27 @@ def _coco_boxes(
             where = images.get(annotation.get("image_id"))
             if where is None or xyxy is None:
                 reason = "unknown or skipped image_id" if where is None else "bbox not 4 numbers"
-                problems.add(str(json_path), f"annotation id {annotation.get('id')}: {reason}")
+                problems.add(str(json_path), f"{annotation_locator(annotation)}: {reason}")
                 continue
-            rows.append(box_row(where[0], where[1], lesion, xyxy))
+            locator = annotation_locator(annotation, where[1])
+            rows.append(box_row(where[0], where[1], lesion, xyxy, str(json_path), locator))
     return rows
+
+
+def csv_boxes(annotations: Path) -> list[dict[str, Any]]:
+    """Raw box rows of ``annotations.csv``, each located by its real line in that file."""
+    table = read_raw_annotations(annotations)
+    return [
+        box_row(
+            row.file,
+            row.frame,
+            row.lesion_id,
+            [row.x1, row.y1, row.x2, row.y2],
+            str(annotations),
+            f"line {row.line}",
+        )
+        for row in table.itertuples()
+    ]
 
 
 def scan(
@@ -160,8 +177,7 @@ def scan(
     if settings["coco_json"]:
         boxes = _coco_boxes(settings, files, problems)
     elif annotations is not None:
-        table = read_raw_annotations(annotations).drop(columns="line")
-        boxes = table.to_dict("records")
+        boxes = csv_boxes(annotations)
     else:
         boxes = []
     return Scan(sequences, boxes, problems)
