@@ -162,7 +162,9 @@ def report(run_a: str | Path, run_b: str | Path) -> list[str]:
     )
     lines = [f"A: {root_a}", f"B: {root_b}", ""]
     lines += [f"{name:<12} {state}" for name, state in stages.items()]
-    lines += ["", f"first stage that differs: {first}" if first else "all stages identical"]
+    unknown = [name for name, state in stages.items() if state.startswith("not in")]
+    note = f" (not in the reference: {', '.join(unknown)})" if unknown else ""
+    lines += ["", f"first stage that differs: {first}" if first else f"all stages identical{note}"]
     if first is None or not (root_a.is_dir() and root_b.is_dir()):
         return lines
     for csv_a in sorted((root_a / "detections").glob("*.csv")):
