@@ -37,6 +37,14 @@ def test_functions_match_numpy_within_1e_10(ours, numpy_, x, floor) -> None:
     assert ours(np.full(3, 0.5, np.float32)).dtype == np.float32
 
 
+def test_float32_log_is_computed_in_float32_within_a_few_ulps() -> None:
+    x = np.exp(RNG.uniform(-80.0, 80.0, 200_000)).astype(np.float32)
+    exact = np.log(x.astype(np.float64))
+    ours = exactmath.log(x)
+    assert ours.dtype == np.float32
+    assert (np.abs(ours - exact) <= 4 * np.spacing(np.abs(exact).astype(np.float32))).all()
+
+
 def test_arctan2_has_numpy_quadrants_signed_zeros_and_axes() -> None:
     y = np.r_[RNG.standard_normal(10_000), 0.0, -0.0, 0.0, -0.0, 1.0, -1.0, 0.0, 3.0]
     x = np.r_[RNG.standard_normal(10_000), 1.0, 1.0, -1.0, -1.0, 0.0, 0.0, 0.0, 3.0]

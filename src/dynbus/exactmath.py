@@ -3,12 +3,12 @@
 numpy's transcendental ufuncs (and glibc's libm under them) pick an implementation per CPU (SSE,
 AVX2 + FMA, AVX-512, SVML), and their results differ in the last bit between them; the simulator
 quantises to uint8 and JPEG, which turns such bits into grey levels (and the perceptual hash
-rounds its DCT matrix). These functions use only
-+, -, *, /, sqrt, rint, frexp and ldexp in float64, which IEEE 754 rounds the same way on every
-machine and numpy never fuses across ufunc calls, so their results are the same bits
-everywhere. Accuracy: relative error below 1e-10 (Cody-Waite range reduction, truncated Taylor
-series), far below float32's resolution (6e-8), which is what the simulator computes in; a
-float32 argument gives a float32 result.
+rounds its DCT matrix). These functions use only +, -, *, /, sqrt, rint, frexp and ldexp in
+float64, which IEEE 754 rounds the same way on every machine and numpy never fuses across ufunc
+calls, so their results are the same bits everywhere. Accuracy: relative error below 1e-10
+(Cody-Waite range reduction, truncated Taylor series), far below float32's resolution (6e-8),
+which is what the simulator computes in; a float32 argument gives a float32 result (:func:`log`
+computes it in float32: a few ulps).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import numpy as np
 LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts: LN2_HI * k is exact for |k| < 2**20
 LN2_LO = 1.90821492927058770002e-10
 INV_LN2 = 1.4426950408889634
+F32_EXP_ZERO = -104.0  # below it e**x < 2**-150, which float32 rounds to 0
+F64_EXP_ZERO = -746.0  # the same for float64 (2**-1075)
 INV_LN10 = 0.4342944819032518
 HALF_PI_1 = 1.5707963267341256e00  # pi / 2 in three parts (fdlibm's pio2_1, pio2_2, pio2_2t)
 HALF_PI_2 = 6.077100506303966e-11
@@ -50,27 +52,42 @@ def _result(value: np.ndarray, like: np.ndarray | float) -> np.ndarray:
 
 
 def exp(x: np.ndarray | float) -> np.ndarray:
-    """e**x (float32 in, float32 out; otherwise float64)."""
-    arg = np.clip(np.asarray(x, np.float64), -746.0, 709.0)
+    """e**x (float32 in, float32 out; otherwise float64). Only arguments whose result is not
+    rounded to 0 are computed (the Gaussians the simulator paints are 0 almost everywhere)."""
+    arg = np.minimum(np.asarray(x, np.float64), 709.0)
+    out = np.zeros_like(arg)
+    live = arg > (F32_EXP_ZERO if np.asarray(x).dtype == np.float32 else F64_EXP_ZERO)
+    arg = arg[live]
     k = np.rint(arg * INV_LN2)
     r = (arg - k * LN2_HI) - k * LN2_LO
-    return _result(np.ldexp(_horner(r, _EXP_TERMS), k.astype(np.int32)), x)
+    out[live] = np.ldexp(_horner(r, _EXP_TERMS), k.astype(np.int32))
+    return _result(out, x)
 
 
 def log(x: np.ndarray | float) -> np.ndarray:
-    """Natural logarithm of positive ``x``."""
-    mantissa, exponent = np.frexp(np.asarray(x, np.float64))  # mantissa in [0.5, 1)
+    """Natural logarithm of positive ``x``; a float32 ``x`` is computed in float32 arithmetic
+    (the B-mode image's log compression: a few float32 ulps, half the memory traffic)."""
+    arr = np.asarray(x)
+    dtype = np.float32 if arr.dtype == np.float32 else np.float64
+    mantissa, exponent = np.frexp(arr.astype(dtype).reshape(-1))  # mantissa in [0.5, 1)
     low = mantissa < SQRT_HALF
-    mantissa = np.where(low, mantissa * 2.0, mantissa)
-    exponent = exponent - low
-    s = (mantissa - 1.0) / (mantissa + 1.0)  # log m = 2 atanh(s)
-    value = 2.0 * s * _horner(s * s, _ATANH_TERMS) + exponent * LN2_LO + exponent * LN2_HI
-    return _result(value, x)
+    np.multiply(mantissa, 2.0, out=mantissa, where=low)
+    exponent -= low
+    s = (mantissa - 1.0) / (mantissa + 1.0)  # log m = 2 atanh(s), |s| <= 0.172
+    value = _horner(s * s, _ATANH_TERMS)
+    value *= s
+    value *= 2.0
+    power = exponent.astype(dtype)
+    value += power * dtype(LN2_LO)
+    value += power * dtype(LN2_HI)
+    return value.reshape(arr.shape)
 
 
 def log10(x: np.ndarray | float) -> np.ndarray:
-    """Base-10 logarithm of positive ``x``."""
-    return _result(log(np.asarray(x, np.float64)) * INV_LN10, x)
+    """Base-10 logarithm of positive ``x`` (float32 as :func:`log`)."""
+    value = log(x)
+    value *= value.dtype.type(INV_LN10)
+    return value
 
 
 def _quadrant(x: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
