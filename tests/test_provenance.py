@@ -195,6 +195,7 @@ def test_the_simulated_raw_study_is_the_first_stage_and_older_references_lack_it
     (raw / "DOE^JANE_1234567").mkdir(parents=True)
     (raw / "DOE^JANE_1234567" / "20240101_0001.dcm").write_bytes(b"cine one")
     (raw / "annotations.csv").write_text("file,frame\n", encoding="utf-8")
+    (raw / ".snakemake_timestamp").touch()  # Snakemake's mark in a directory() output
     stages = fingerprint(first, raw)["stages"]
     assert list(stages)[0] == "simulate"
     assert list(stages["simulate"]["files"]) == ["raw/0001.dcm", "raw/0002.csv"]  # no names

@@ -94,8 +94,9 @@ def stage_fingerprint(results: Path, paths: tuple[str, ...]) -> dict[str, Any] |
 
 def raw_fingerprint(raw: Path) -> dict[str, Any] | None:
     """The simulated raw study's stage fingerprint: every file by its position in path order
-    (``raw/0001.dcm``), none by its name (which holds a fake patient's name)."""
-    files = _files(raw.parent, raw.name)
+    (``raw/0001.dcm``), none by its name (which holds a fake patient's name); hidden files
+    (Snakemake's ``.snakemake_timestamp``) are not part of the study."""
+    files = [file for file in _files(raw.parent, raw.name) if not file.name.startswith(".")]
     return _stage(
         {f"raw/{k:04d}{file.suffix}": file_sha256(file) for k, file in enumerate(files, start=1)}
     )
