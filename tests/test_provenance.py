@@ -185,3 +185,43 @@ def test_workflow_runs_fingerprint_identically_and_records_the_environment(
     assert "all stages identical" in capsys.readouterr().out
     env = json.loads((first / "results/provenance/environment.json").read_text(encoding="utf-8"))
     assert env["reproducibility"]["env"]["ATEN_CPU_CAPABILITY"] == "avx2"
+
+
+def test_the_simulated_raw_study_is_the_first_stage_and_older_references_lack_it(
+    runs, tmp_path, capsys
+) -> None:
+    first, second = runs
+    raw = tmp_path / "raw"
+    (raw / "DOE^JANE_1234567").mkdir(parents=True)
+    (raw / "DOE^JANE_1234567" / "20240101_0001.dcm").write_bytes(b"cine one")
+    (raw / "annotations.csv").write_text("file,frame\n", encoding="utf-8")
+    (raw / ".snakemake_timestamp").touch()  # Snakemake's mark in a directory() output
+    stages = fingerprint(first, raw)["stages"]
+    assert list(stages)[0] == "simulate"
+    assert list(stages["simulate"]["files"]) == ["raw/0001.dcm", "raw/0002.csv"]  # no names
+    saved, older, changed = (tmp_path / f"{name}.json" for name in ("saved", "older", "changed"))
+    assert (
+        cli.main(["fingerprint", "--results", str(first), "--raw", str(raw), "--out", str(saved)])
+        == 0
+    )
+    reference = json.loads(saved.read_text(encoding="utf-8"))
+    del reference["stages"]["simulate"]
+    older.write_text(json.dumps(reference), encoding="utf-8")  # written before the stage existed
+    (raw / "DOE^JANE_1234567" / "20240101_0001.dcm").write_bytes(b"cine one, one bit off")
+    assert (
+        cli.main(
+            ["fingerprint", "--results", str(second), "--raw", str(raw), "--out", str(changed)]
+        )
+        == 0
+    )
+    capsys.readouterr()
+
+    assert cli.main(["compare", str(saved), str(changed)]) == 0
+    out = capsys.readouterr().out
+    assert "simulate     differs (1 of 2 files changed, e.g. raw/0001.dcm)" in out
+    assert "first stage that differs: simulate" in out
+    assert "DOE" not in saved.read_text(encoding="utf-8")
+    assert cli.main(["compare", str(older), str(changed)]) == 0
+    out = capsys.readouterr().out
+    assert "simulate     not in the reference (run A)" in out
+    assert "all stages identical (not in the reference: simulate)" in out

@@ -58,15 +58,23 @@ def _fingerprints(run: Path) -> dict[str, Any]:
     return fingerprint.fingerprint(run) if run.is_dir() else fingerprint.read(run)
 
 
-def stage_differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, str]:
-    """Per stage (pipeline order): ``same``, ``differs (...)`` or ``only in run A/B``."""
+def stage_differences(
+    a: dict[str, Any], b: dict[str, Any], files: tuple[bool, bool] = (False, False)
+) -> dict[str, str]:
+    """Per stage (pipeline order): ``same``, ``differs (...)``, ``only in run A/B``, or ``not in
+    the reference (run A/B)`` when that run is a fingerprint file (``files``), e.g. one written
+    before the stage was fingerprinted."""
     result = {}
-    for name, _ in fingerprint.STAGES:
+    for name in fingerprint.stage_names():
         stage_a, stage_b = a["stages"].get(name), b["stages"].get(name)
         if stage_a is None and stage_b is None:
             continue
         if stage_a is None or stage_b is None:
-            result[name] = f"only in run {'A' if stage_b is None else 'B'}"
+            missing = 0 if stage_a is None else 1
+            if files[missing]:
+                result[name] = f"not in the reference (run {'AB'[missing]})"
+            else:
+                result[name] = f"only in run {'BA'[missing]}"
         elif stage_a["digest"] == stage_b["digest"]:
             result[name] = "same"
         else:
@@ -146,11 +154,17 @@ def table_delta(path_a: str | Path, path_b: str | Path) -> list[CellDelta]:
 def report(run_a: str | Path, run_b: str | Path) -> list[str]:
     """The comparison as text lines."""
     root_a, root_b = Path(run_a), Path(run_b)
-    stages = stage_differences(_fingerprints(root_a), _fingerprints(root_b))
-    first = next((name for name, state in stages.items() if state != "same"), None)
+    stages = stage_differences(
+        _fingerprints(root_a), _fingerprints(root_b), (root_a.is_file(), root_b.is_file())
+    )
+    first = next(
+        (name for name, state in stages.items() if state.startswith(("differs", "only in"))), None
+    )
     lines = [f"A: {root_a}", f"B: {root_b}", ""]
     lines += [f"{name:<12} {state}" for name, state in stages.items()]
-    lines += ["", f"first stage that differs: {first}" if first else "all stages identical"]
+    unknown = [name for name, state in stages.items() if state.startswith("not in")]
+    note = f" (not in the reference: {', '.join(unknown)})" if unknown else ""
+    lines += ["", f"first stage that differs: {first}" if first else f"all stages identical{note}"]
     if first is None or not (root_a.is_dir() and root_b.is_dir()):
         return lines
     for csv_a in sorted((root_a / "detections").glob("*.csv")):

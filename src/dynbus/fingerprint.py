@@ -1,7 +1,10 @@
 """``dynbus fingerprint``: a content fingerprint (sha256) of every stage's outputs under results/.
 
 Each stage gets the sha256 of each file it writes (folders such as ``frames/`` file by file) and
-one digest over them, so two runs can be compared stage by stage (``dynbus compare``). Files
+one digest over them, so two runs can be compared stage by stage (``dynbus compare``). The
+demo's simulated raw study (``--raw``, outside results/) is the first stage, ``simulate``; its
+files are keyed by position (``raw/0001.dcm``...), since their names hold the fake patients'
+names, which results/ never holds. Files
 holding wall-clock times (``model/metrics.csv``, ``checkpoint.pt``, ``training.png``) are left
 out; a ``.pt`` file is hashed member by member without its per-save random id and the name of
 the file it was saved as, so the same weights give the same fingerprint.
@@ -37,6 +40,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("figures", ("figures",)),
     ("overlays", ("overlays",)),
 )
+RAW_STAGE = "simulate"
 # With k-fold cross-validation (split.folds > 1) these stages run once per fold, under
 # results/folds/<i>/; the top-level eval/, tables/ and plots/ then hold the pooled results.
 PER_FOLD_STAGES = ("split", "train", "infer", "evaluate", "tables", "plots", "figures", "overlays")
@@ -48,6 +52,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", required=True, help="the results folder of a run")
     parser.add_argument("--out", required=True, help="fingerprint JSON to write")
+    parser.add_argument(
+        "--raw", default=None, help="the demo's simulated raw folder: fingerprinted as 'simulate'"
+    )
     return parser
 
 
@@ -82,17 +89,44 @@ def stage_fingerprint(results: Path, paths: tuple[str, ...]) -> dict[str, Any] |
         for relative in paths
         for file in _files(results, relative)
     }
+    return _stage(files)
+
+
+def raw_fingerprint(raw: Path) -> dict[str, Any] | None:
+    """The simulated raw study's stage fingerprint: every file by its position in path order
+    (``raw/0001.dcm``), none by its name (which holds a fake patient's name); hidden files
+    (Snakemake's ``.snakemake_timestamp``) are not part of the study."""
+    files = [file for file in _files(raw.parent, raw.name) if not file.name.startswith(".")]
+    return _stage(
+        {f"raw/{k:04d}{file.suffix}": file_sha256(file) for k, file in enumerate(files, start=1)}
+    )
+
+
+def _stage(files: dict[str, str]) -> dict[str, Any] | None:
     if not files:
         return None
     listing = "".join(f"{name}\0{sha}\n" for name, sha in sorted(files.items()))
     return {"digest": hashlib.sha256(listing.encode()).hexdigest(), "files": files}
 
 
-def fingerprint(results: str | Path) -> dict[str, Any]:
-    """Fingerprints of every stage found under ``results`` (stages in pipeline order)."""
+def stage_names() -> list[str]:
+    """Every stage name in pipeline order, ``simulate`` first."""
+    return [RAW_STAGE, *(name for name, _ in STAGES)]
+
+
+def fingerprint(results: str | Path, raw: str | Path | None = None) -> dict[str, Any]:
+    """Fingerprints of every stage found under ``results`` (stages in pipeline order), after
+    the simulated raw folder ``raw``'s when given."""
     root = Path(results)
     if not root.is_dir():
         raise InputFileError(root, "results folder not found")
+    stages = {}
+    if raw is not None:
+        if not Path(raw).is_dir():
+            raise InputFileError(Path(raw), "simulated raw folder not found")
+        raw_stage = raw_fingerprint(Path(raw))
+        if raw_stage is not None:
+            stages[RAW_STAGE] = raw_stage
     named = list(STAGES)
     folds = sorted((p.name for p in (root / "folds").glob("*") if p.name.isdigit()), key=int)
     for fold in folds:
@@ -101,7 +135,6 @@ def fingerprint(results: str | Path) -> dict[str, Any]:
             for name, paths in STAGES
             if name in PER_FOLD_STAGES
         ]
-    stages = {}
     for name, paths in named:
         stage = stage_fingerprint(root, paths)
         if stage is not None:
@@ -125,7 +158,7 @@ def read(path: str | Path) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> None:
     """Fingerprint the results folder and write the JSON."""
-    data = fingerprint(args.results)
+    data = fingerprint(args.results, args.raw)
     write_json(args.out, data)
     files = sum(len(stage["files"]) for stage in data["stages"].values())
     print(f"{len(data['stages'])} stages, {files} files fingerprinted", file=sys.stderr)

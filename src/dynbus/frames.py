@@ -38,7 +38,9 @@ from dynbus.errors import DynbusError, InputFileError
 from dynbus.phash import downscale, hash_downscales, to_hex
 from dynbus.png_io import encode_png
 
-LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# BT.601 luma in thousandths: integer products are exact (a float matmul goes through BLAS,
+# whose kernel, and so the last bit, differs per CPU)
+LUMA_PER_MILLE = np.array([299, 587, 114], dtype=np.int64)
 Frame = Callable[[], np.ndarray]
 
 
@@ -104,9 +106,11 @@ def _decoded_frames(ds: Dataset, path: Path) -> list[Frame]:
         ]
 
     def gray(index: int) -> np.ndarray:
-        frame = frames[index].astype(np.float32)
+        frame = frames[index]
         if frame.ndim == 3:
-            frame = frame @ LUMA_WEIGHTS
+            frame = frame.astype(np.int64) @ LUMA_PER_MILLE / 1000.0
+        else:
+            frame = frame.astype(np.float32)
         scaled = np.clip(np.rint((frame - low) * (255.0 / (high - low))), 0, 255)
         return (255 - scaled if invert else scaled).astype(np.uint8)
 

@@ -5,14 +5,17 @@ rule fingerprint:
     input:
         study_outputs,
         sequence_outputs,
+        raw=DEMO_RAW if SIMULATE else [],
     output:
         stages="results/fingerprints/stages.json",
     log:
         "logs/fingerprint.log",
     conda:
         "../../envs/dicom.yaml"
+    params:
+        raw=f"--raw {DEMO_RAW}" if SIMULATE else "",
     shell:
-        "dynbus fingerprint --results results --out {output.stages:q} > {log:q} 2>&1"
+        "dynbus fingerprint --results results {params.raw} --out {output.stages:q} > {log:q} 2>&1"
 
 
 rule environment:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynbus import exactmath as exact
 from dynbus.simulate.fields import smooth_curves, smooth_volume
 from dynbus.simulate.shapes import Cylinder, Ellipsoid, Grid, Slab
 
@@ -81,11 +82,11 @@ def _ligaments(
         bottom = gland_top[:, :, column : column + 1]
         t = (bottom - y) / np.maximum(bottom - top, 1.0)
         lean, bow = rng.uniform(-0.8, 0.8), rng.uniform(-12, 12)
-        centre = xb + lean * t * (bottom - top) + bow * np.sin(np.pi * t)
-        line = np.exp(-(((x - centre) / rng.uniform(1.0, 2.0)) ** 2)) * ((t > 0) & (t < 1))
+        centre = xb + lean * t * (bottom - top) + bow * exact.sin(np.pi * t)
+        line = exact.exp(-(((x - centre) / rng.uniform(1.0, 2.0)) ** 2)) * ((t > 0) & (t < 1))
         _paint(tissue.reflect, LIGAMENT, line.astype(np.float32))
         if rng.random() < 0.3:  # refraction shadow below the ligament's base
-            shadow = np.exp(-(((x - xb) / rng.uniform(1.5, 4.0)) ** 2)) * (y > bottom)
+            shadow = exact.exp(-(((x - xb) / rng.uniform(1.5, 4.0)) ** 2)) * (y > bottom)
             tissue.atten += np.float32(rng.uniform(0.006, 0.02)) * shadow.astype(np.float32)
 
 
@@ -156,7 +157,7 @@ def _chest_wall(rng: np.random.Generator, tissue: Tissue, grid: Grid, top: float
     pleura = top + rng.uniform(22, 32)
     y = grid.y.astype(np.float32)[None, :, None]
     for k, gain in enumerate((1.8, 0.7, 0.3)):  # pleural line and its reverberations (A-lines)
-        tissue.reflect += gain * np.exp(-(((y - pleura * (1 + k * 0.45)) / 1.5) ** 2))
+        tissue.reflect += gain * exact.exp(-(((y - pleura * (1 + k * 0.45)) / 1.5) ** 2))
 
 
 def build_tissue(rng: np.random.Generator, grid: Grid, dz: float, height: int) -> Tissue:
@@ -181,11 +182,13 @@ def build_tissue(rng: np.random.Generator, grid: Grid, dz: float, height: int) -
     texture = smooth_volume(rng, shape, (sz, 2.5 / step, 7.0 / step))
     coarse = smooth_volume(rng, shape, (sz * 2, 10.0 / step, 22.0 / step))
     reflect = FAT * (1.0 + 0.15 * texture)
-    fibro = 1.0 / (1.0 + np.exp(-3.0 * (texture + 0.7 * coarse + rng.uniform(0.0, 1.0))))
+    fibro = 1.0 / (1.0 + exact.exp(-3.0 * (texture + 0.7 * coarse + rng.uniform(0.0, 1.0))))
     _paint(reflect, FAT + (GLAND - FAT) * fibro, _band(y, gland_top, gland_bottom, 6.0))
     angle, period = rng.uniform(-0.5, 0.5), rng.uniform(5, 9)
-    fibres = np.cos(2 * np.pi * (y * np.cos(angle) + x * np.sin(angle)) / period + 1.5 * coarse)
-    muscle = MUSCLE * (1.0 + 2.0 * np.maximum(fibres, 0.0) ** 6)
+    across = y * exact.cos(angle) + x * exact.sin(angle)
+    fibres = exact.cos(2 * np.pi * across / period + 1.5 * coarse)
+    ridges = np.maximum(fibres, 0.0) ** 2
+    muscle = MUSCLE * (1.0 + 2.0 * ridges * ridges * ridges)
     _paint(reflect, muscle, _band(y, muscle_top, muscle_bottom, 3.0))
     _paint(reflect, 0.3 * (1.0 + 0.3 * texture), (y > muscle_bottom).astype(np.float32))
     _paint(reflect, SKIN, _band(y, skin_top, skin_bottom, 1.5))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from dynbus import exactmath
+
 
 def _double(volume: np.ndarray, axis: int) -> np.ndarray:
     """Linear interpolation to twice the samples along ``axis`` (pixel centres, edges clamped)."""
@@ -30,7 +32,7 @@ def smooth_curves(
     """Unit-variance smooth noise over (frame, x), shaped (T, 1, W) to broadcast over depth."""
     pad = int(3 * sigma_x) + 1
     noise = rng.standard_normal((n_frames, width + 2 * pad))
-    curve = ndimage.gaussian_filter(noise, (sigma_z, sigma_x), mode="reflect")[:, pad:-pad]
+    curve = gaussian_filter(noise, (sigma_z, sigma_x), mode="reflect")[:, pad:-pad]
     curve /= curve.std() + 1e-6
     return curve[:, None, :].astype(np.float32)
 
@@ -44,6 +46,23 @@ def smooth_volume(
     """
     n_frames, height, width = shape
     low = rng.standard_normal((n_frames, -(-height // 2), -(-width // 2))).astype(np.float32)
-    low = ndimage.gaussian_filter(low, (sigma[0], sigma[1] / 2, sigma[2] / 2), mode="reflect")
+    low = gaussian_filter(low, (sigma[0], sigma[1] / 2, sigma[2] / 2), mode="reflect")
     low /= low.std() + 1e-6
     return upsample(low, height, width)
+
+
+def gaussian_filter(
+    volume: np.ndarray, sigma: tuple[float, ...], mode: str = "reflect"
+) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter(volume, sigma, mode=mode)`` (truncate 4) with the kernel
+    weights from :func:`dynbus.exactmath.exp` (scipy's come from ``np.exp``, whose last bit
+    depends on the CPU); axes with sigma 0 are left as is."""
+    out = np.asarray(volume)
+    for axis, sd in enumerate(sigma):
+        if sd <= 0:
+            continue
+        radius = int(4.0 * sd + 0.5)
+        x = np.arange(-radius, radius + 1, dtype=np.float64)
+        weights = exactmath.exp(-0.5 / (sd * sd) * (x * x))
+        out = ndimage.correlate1d(out, weights / weights.sum(), axis, mode=mode)
+    return out

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import ndimage
 
+from dynbus import exactmath as exact
 from dynbus.simulate.anatomy import FAT, GLAND, Tissue
+from dynbus.simulate.fields import gaussian_filter
 
 LUT_SHAPE = (96, 192)  # polar angle from the depth axis x azimuth
 MIN_VISIBLE_PIXELS = 40
@@ -67,9 +68,8 @@ class Mass:
 def _surface(rng: np.random.Generator, margin: str) -> np.ndarray:
     theta = np.linspace(0, np.pi, LUT_SHAPE[0])[:, None]
     phi = np.linspace(-np.pi, np.pi, LUT_SHAPE[1], endpoint=False)[None, :]
-    normal = np.stack(
-        [np.sin(theta) * np.cos(phi), np.cos(theta) + 0 * phi, np.sin(theta) * np.sin(phi)], axis=-1
-    )
+    sin_theta = exact.sin(theta)
+    normal = (sin_theta * exact.cos(phi), exact.cos(theta) + 0 * phi, sin_theta * exact.sin(phi))
     lobes = {
         "smooth": (4, 0.03, 0.1, 3, 8),
         "lobulated": (6, 0.12, 0.28, 6, 16),
@@ -82,9 +82,10 @@ def _surface(rng: np.random.Generator, margin: str) -> np.ndarray:
     for count, amp_lo, amp_hi, kappa_lo, kappa_hi in bumps:
         for _ in range(count):
             mu = rng.standard_normal(3)
-            mu /= np.linalg.norm(mu)
+            mu /= np.sqrt(mu[0] * mu[0] + mu[1] * mu[1] + mu[2] * mu[2])  # not BLAS: exact
+            cosine = normal[0] * mu[0] + normal[1] * mu[1] + normal[2] * mu[2]
             kappa = rng.uniform(kappa_lo, kappa_hi)
-            surface += rng.uniform(amp_lo, amp_hi) * np.exp(kappa * (normal @ mu - 1.0))
+            surface += rng.uniform(amp_lo, amp_hi) * exact.exp(kappa * (cosine - 1.0))
     return (surface - 0.5 * surface.mean()).astype(np.float32)
 
 
@@ -125,10 +126,12 @@ def _radius(mass: Mass, dx: np.ndarray, dy: np.ndarray, dz: np.ndarray) -> np.nd
     qx, qy, qz = own_x / mass.a, dy / mass.b, own_z / mass.c
     rho = np.sqrt(qx * qx + qy * qy + qz * qz) + 1e-6
     i = np.minimum(
-        (np.arccos(np.clip(qy / rho, -1, 1)) * ((LUT_SHAPE[0] - 1) / np.pi) + 0.5).astype(np.int32),
+        (exact.arccos(np.clip(qy / rho, -1, 1)) * ((LUT_SHAPE[0] - 1) / np.pi) + 0.5).astype(
+            np.int32
+        ),
         LUT_SHAPE[0] - 1,
     )
-    j = ((np.arctan2(qz, qx) + np.pi) * (LUT_SHAPE[1] / (2 * np.pi))).astype(np.int32)
+    j = ((exact.arctan2(qz, qx) + np.pi) * (LUT_SHAPE[1] / (2 * np.pi))).astype(np.int32)
     return rho / (1.0 + mass.surface[i, j % LUT_SHAPE[1]])
 
 
@@ -154,7 +157,7 @@ def render_mass(
         occupancy += np.clip((1.0 - radius) / mass.edge + 0.5, 0.0, 1.0) / 3
         ring += np.clip(1.0 - np.abs(radius - 1.0 - mass.edge) / (2 * mass.edge), 0, 1) / 3
     boxes = [_box(frame >= VISIBLE_FILL, x0, y0) for frame in occupancy]
-    texture = ndimage.gaussian_filter(
+    texture = gaussian_filter(
         rng.standard_normal(occupancy.shape).astype(np.float32), (1.0, 2.0, 3.0)
     )
     texture /= texture.std() + 1e-6

@@ -13,6 +13,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from dynbus import exactmath as exact
 from dynbus.simulate.anatomy import Tissue
 
 
@@ -107,11 +108,12 @@ def bmode(
     ``speckle_power`` in (0, 1] the weight of speckle against its mean (1 = fully developed)."""
     _, height, _ = tissue.reflect.shape
     y = np.arange(height, dtype=np.float32)
-    gain = 20.0 * np.log10(1.0 + 0.25 * np.exp(-(((y - focus_px) / (0.2 * height)) ** 2)))
+    gain = 20.0 * exact.log10(1.0 + 0.25 * exact.exp(-(((y - focus_px) / (0.2 * height)) ** 2)))
     offset = (gain - 0.013 * y - np.float32(white_db - dynamic_range_db)).astype(np.float32)
-    decibels = np.log10(np.maximum(tissue.reflect, 1e-4))
-    decibels -= np.cumsum(tissue.atten, axis=1) * np.float32(np.log10(np.e))
-    decibels += np.log10(np.float32(1.0 - speckle_power) + np.float32(speckle_power) * speckle)
+    echo = np.float32(1.0 - speckle_power) + np.float32(speckle_power) * speckle
+    echo *= np.maximum(tissue.reflect, 1e-4)
+    decibels = exact.log10(echo)
+    decibels -= np.cumsum(tissue.atten, axis=1) * np.float32(exact.INV_LN10)
     decibels *= np.float32(20.0)
     decibels += offset[None, :, None]
     image = decibels * np.float32(255.0 / dynamic_range_db)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynbus import exactmath as exact
+
 Box = tuple[int, int, int, int]
 Slab = tuple[np.ndarray, Box]
 
@@ -77,7 +79,7 @@ class Cylinder:
         if box is None:
             return None
         i0, i1, j0, j1 = box
-        sin, cos = np.float32(np.sin(self.angle)), np.float32(np.cos(self.angle))
+        sin, cos = np.float32(exact.sin(self.angle)), np.float32(exact.cos(self.angle))
         dx = (grid.x[j0:j1] - self.x).astype(np.float32)[None, None, :]
         dz = (grid.z - self.z).astype(np.float32)[:, None, None]
         across = (-dx * sin + dz * cos) / self.a

@@ -9,11 +9,17 @@ with coefficient ``rho`` and the pattern wanders as the probe moves.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+
+from dynbus import exactmath as exact
+from dynbus.simulate.fields import gaussian_filter
 
 
 class SpeckleBank:
-    """Filtered complex Gaussian fields twice ``shape``, to crop speckle frames from."""
+    """Filtered complex Gaussian fields twice ``shape``, to crop speckle frames from.
+
+    Complex values are kept as (real, imaginary) float32 planes: numpy's complex ufuncs may
+    fuse multiply-adds on some CPUs, separate real operations round the same everywhere.
+    """
 
     def __init__(
         self,
@@ -24,19 +30,20 @@ class SpeckleBank:
     ) -> None:
         height, width = shape
         noise = rng.standard_normal((n_fields, 2, 2 * height, 2 * width)).astype(np.float32)
-        noise = ndimage.gaussian_filter(noise, (0, 0, *psf_sigma), mode="wrap")
-        fields = noise[:, 0] + 1j * noise[:, 1]
-        fields /= np.sqrt(np.mean(np.abs(fields) ** 2))
-        self.fields = fields.astype(np.complex64)
+        noise = gaussian_filter(noise, (0, 0, *psf_sigma), mode="wrap")
+        noise /= np.sqrt(np.mean(noise[:, 0] * noise[:, 0] + noise[:, 1] * noise[:, 1]))
+        self.fields = noise
         self.shape = shape
 
     def _crop(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        """A random crop (2, *shape) of a field, turned by a random phase."""
         height, width = shape
         k = rng.integers(len(self.fields))
         y, x = rng.integers(2 * self.shape[0] - height), rng.integers(2 * self.shape[1] - width)
-        crop = self.fields[k, y : y + height, x : x + width]
-        phase = np.complex64(np.exp(1j * rng.uniform(0, 2 * np.pi)))
-        return crop * phase
+        real, imag = self.fields[k, :, y : y + height, x : x + width]
+        angle = rng.uniform(0, 2 * np.pi)
+        cos, sin = np.float32(exact.cos(angle)), np.float32(exact.sin(angle))
+        return np.stack([real * cos - imag * sin, real * sin + imag * cos])
 
     def cine(
         self, rng: np.random.Generator, n_frames: int, shape: tuple[int, int], rho: float
@@ -49,5 +56,5 @@ class SpeckleBank:
         for t in range(n_frames):
             if t:
                 field = np.float32(rho) * field + innovation * self._crop(rng, shape)
-            np.abs(field, out=out[t])
+            np.sqrt(field[0] * field[0] + field[1] * field[1], out=out[t])
         return out

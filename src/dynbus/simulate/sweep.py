@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from dynbus import exactmath as exact
 from dynbus.simulate.anatomy import Tissue, build_tissue
 from dynbus.simulate.fields import upsample
 from dynbus.simulate.lesions import Mass, render_mass
@@ -68,7 +69,7 @@ def render(
         depth = float(np.clip(rng.uniform(low, high), mass.b + 6, height - mass.b - 6))
         placed = replace(mass, x=lateral * width, y=depth)
         boxes[lesion_id] = render_mass(rng, placed, z, tissue, BEAM_HALF_THICKNESS)
-    rho = float(np.clip(np.exp(-plan.dz / rng.uniform(3.0, 6.0)), 0.3, 0.9))
+    rho = float(np.clip(exact.exp(-plan.dz / rng.uniform(3.0, 6.0)), 0.3, 0.9))
     speckle = bank.cine(rng, plan.n_frames, shape, rho)
     image = bmode(
         tissue,
