@@ -31,7 +31,7 @@ from dynbus import config as study_config
 from dynbus.dicom_io import read_dicom
 from dynbus.errors import DynbusError
 from dynbus.manifest import BadInputs, build_manifest
-from dynbus.pseudonyms import load_or_create_key
+from dynbus.pseudonyms import file_pseudonym, load_or_create_key
 from tests.conftest import run_workflow, simulate_study, tiny_config
 from tests.dicom_factory import (
     make_us,
@@ -45,6 +45,8 @@ from tests.dicom_factory import (
 ERROR, IGNORED, READ = "error", "ignored", "read"
 BAD = "SMITH^ANNA"  # folder of the bad inputs: a patient name that must not reach a message
 GOOD = "DOE^JOHN/good.dcm"
+LATIN1_FOLDER = b"M\xdcLLER^J\xd6RG"  # MÜLLER^JÖRG written by an old Windows PC (Latin-1)
+GB18030_FILE = b"\xd5\xc5\xc8\xfd.dcm"  # 张三.dcm from a Chinese CD burner (GB18030)
 
 
 def cine(frames: int = 3, seed: int = 1, **options):  # noqa: ANN201 - a pydicom Dataset
@@ -694,6 +696,21 @@ def test_configured_annotations_in_the_raw_folder_are_not_a_raw_input(tmp_path: 
     assert skipped["file"].tolist() == ["notes.csv"]  # another document is still listed
 
 
+def test_names_that_are_not_utf8_are_listed_as_their_bytes(tmp_path: Path) -> None:
+    """A cine under a Latin-1 folder name is read; a bad file with a GB18030 name is listed by
+    handle and file pseudonym, its bytes kept in the private record."""
+    raw, _ = raw_folder(tmp_path, lambda raw: [])
+    save(cine(), Path(os.fsdecode(os.path.join(os.fsencode(raw), LATIN1_FOLDER, b"cine.dcm"))))
+    (raw / os.fsdecode(GB18030_FILE)).write_bytes(b"not DICOM")
+    key = load_or_create_key(tmp_path / "key.hex")
+    record = tmp_path / "linkage" / "problems.csv"
+    private, _, skipped = build_manifest(raw, key, "skip", record=record)
+    assert len(private) == 2 and skipped["handle"].tolist() == ["3/3"]
+    assert skipped["file_id"][0] == file_pseudonym(key, os.fsdecode(GB18030_FILE))
+    assert GB18030_FILE in record.read_bytes()
+    assert set(private["file"]) == {GOOD, os.fsdecode(LATIN1_FOLDER + b"/cine.dcm")}
+
+
 # --- videos: a truncated MP4, nothing usable in skip mode (dynbus import, in-process) ---
 
 
@@ -755,9 +772,6 @@ def test_truncated_mp4_is_named_with_its_decodable_frames(
 
 
 # --- through the real workflow (Snakemake CLI) ---
-
-LATIN1_FOLDER = b"M\xdcLLER^J\xd6RG"  # MÜLLER^JÖRG written by an old Windows PC (Latin-1)
-GB18030_FILE = b"\xd5\xc5\xc8\xfd.dcm"  # 张三.dcm from a Chinese CD burner (GB18030)
 
 
 def own_data(workdir: Path, **settings: object) -> Path:
