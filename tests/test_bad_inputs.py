@@ -41,6 +41,7 @@ from tests.dicom_factory import (
     to_big_endian,
     to_jpeg_baseline,
 )
+from tests.source_exporters import write_video
 
 ERROR, IGNORED, READ = "error", "ignored", "read"
 BAD = "SMITH^ANNA"  # folder of the bad inputs: a patient name that must not reach a message
@@ -729,7 +730,7 @@ def truncated_mp4(path: Path, frames: int = 9) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
-def import_videos(raw: Path, out: Path, mode: str, annotations: Path) -> int:
+def import_videos(raw: Path, out: Path, mode: str, annotations: Path, *extra: str) -> int:
     """``dynbus import`` of the video folder ``raw`` with ``annotations.csv``."""
     config = {"source": {"format": "video"}, "deid": {"fallback_box": [0, 0, 9999, 9999]}}
     return cli.main(
@@ -737,7 +738,7 @@ def import_videos(raw: Path, out: Path, mode: str, annotations: Path) -> int:
          "--private", str(out / "linkage" / "manifest.csv"), "--out", str(out / "manifest.csv"),
          "--skipped", str(out / "skipped.csv"), "--boxes", str(out / "linkage" / "boxes.csv"),
          "--specs", str(out / "linkage" / "sources"), "--annotations", str(annotations),
-         "--config", json.dumps({**config, "on_bad_input": mode})]
+         "--config", json.dumps({**config, "on_bad_input": mode}), *extra]
     )  # fmt: skip
 
 
@@ -769,6 +770,19 @@ def test_truncated_mp4_is_named_with_its_decodable_frames(
     public = pd.read_csv(tmp_path / "skip" / "skipped.csv")
     assert list(public.columns) == ["file_id", "problem"] and len(public) == 1
     assert not (tmp_path / "skip" / "manifest.csv").exists()
+
+
+def test_video_named_in_gb18030_is_imported_with_its_boxes(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    name = os.fsdecode(LATIN1_FOLDER + b"/" + GB18030_FILE.replace(b".dcm", b".mkv"))
+    write_video(raw / name, [np.full((8, 10), 9 * index, np.uint8) for index in range(3)])
+    annotations = tmp_path / "annotations.csv"
+    annotations.write_bytes(HEADER.encode() + os.fsencode(name) + b",2,L1,1,1,5,5\n")
+    out = tmp_path / "out"
+    assert import_videos(raw, out, "error", annotations, "--frames", str(out / "frames")) == 0
+    assert os.fsencode(name) in (out / "linkage" / "boxes.csv").read_bytes()
+    (sequence,) = pd.read_csv(out / "manifest.csv")["sequence_id"]
+    assert len(list((out / "frames" / sequence).glob("*.png"))) == 3
 
 
 # --- through the real workflow (Snakemake CLI) ---
