@@ -10,16 +10,19 @@ Annotation, evaluation, configuration and standalone-stage cases assert their on
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
 import simplejpeg
+import yaml
 from pydicom.encaps import encapsulate
 from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless, generate_uid
 
@@ -28,7 +31,8 @@ from dynbus import config as study_config
 from dynbus.dicom_io import read_dicom
 from dynbus.errors import DynbusError
 from dynbus.manifest import BadInputs, build_manifest
-from dynbus.pseudonyms import load_or_create_key
+from dynbus.pseudonyms import file_pseudonym, load_or_create_key
+from tests.conftest import run_workflow, simulate_study, tiny_config
 from tests.dicom_factory import (
     make_us,
     pattern,
@@ -37,10 +41,13 @@ from tests.dicom_factory import (
     to_big_endian,
     to_jpeg_baseline,
 )
+from tests.source_exporters import write_video
 
 ERROR, IGNORED, READ = "error", "ignored", "read"
 BAD = "SMITH^ANNA"  # folder of the bad inputs: a patient name that must not reach a message
 GOOD = "DOE^JOHN/good.dcm"
+LATIN1_FOLDER = b"M\xdcLLER^J\xd6RG"  # MÜLLER^JÖRG written by an old Windows PC (Latin-1)
+GB18030_FILE = b"\xd5\xc5\xc8\xfd.dcm"  # 张三.dcm from a Chinese CD burner (GB18030)
 
 
 def cine(frames: int = 3, seed: int = 1, **options):  # noqa: ANN201 - a pydicom Dataset
@@ -160,6 +167,26 @@ def pixels_32_bit():  # noqa: ANN201
     ds = cine()
     ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
     ds.PixelData = np.arange(3 * 48 * 64, dtype="<u4").tobytes()
+    return ds
+
+
+def conflicting_export(raw: Path) -> list[str]:
+    """Two files sharing a SOPInstanceUID whose pixels differ: a conflict, not a duplicate."""
+    first = cine()
+    put(raw, first, "a.dcm")
+    second = cine(seed=2)
+    second.SOPInstanceUID = second.file_meta.MediaStorageSOPInstanceUID = first.SOPInstanceUID
+    return put(raw, second, "b.dcm")
+
+
+def single_frame_series_without_instance_number(raw: Path) -> list[str]:
+    """A single-frame series of three files, the second without InstanceNumber."""
+    series(raw, [(48, 64)] * 3, ["SMITH-ANNA-9"] * 3)
+    return put(raw, without_instance_number(read_dicom(raw / BAD / "img2.dcm")), "img2.dcm")
+
+
+def without_instance_number(ds):  # noqa: ANN001, ANN201
+    del ds.InstanceNumber
     return ds
 
 
@@ -318,6 +345,17 @@ RAW_CASES: dict[str, RawCase] = {
         duplicate_export,
         ERROR,
         r"duplicate export: same SOPInstanceUID as raw file \d+/",
+    ),
+    "different_files_sharing_a_sop_instance_uid": (
+        conflicting_export,
+        ERROR,
+        r"conflict: same SOPInstanceUID as raw file \d+/\d+ but different contents; "
+        r"raw file \d+/\d+ was kept",
+    ),
+    "single_frame_series_file_without_instance_number": (
+        single_frame_series_without_instance_number,
+        ERROR,
+        "no InstanceNumber in a single-frame series of 3 files: its place in the frame order",
     ),
     "series_mixing_patient_ids": (
         lambda raw: series(raw, [(48, 64)] * 2, ["SMITH-ANNA-9", "JONES-BOB-3"]),
@@ -635,3 +673,210 @@ def test_standalone_stage_input(
     assert line.startswith(f"dynbus {stage}: error: {tmp_path / 'raw' / BAD}")
     assert problem in line
     assert not out.exists()
+
+
+def test_conflict_names_the_file_kept(tmp_path: Path) -> None:
+    """Of two different files sharing a SOPInstanceUID the first (sorted) is kept and named."""
+    raw = tmp_path / "raw"
+    conflicting_export(raw)
+    private, _, skipped = build_manifest(raw, load_or_create_key(tmp_path / "key.hex"), "skip")
+    assert private["file"].tolist() == [f"{BAD}/a.dcm"]
+    assert skipped[["handle", "file"]].values.tolist() == [["2/2", f"{BAD}/b.dcm"]]
+    assert skipped["problem"][0] == (
+        "conflict: same SOPInstanceUID as raw file 1/2 but different contents; "
+        "raw file 1/2 was kept"
+    )
+
+
+def test_configured_annotations_in_the_raw_folder_are_not_a_raw_input(tmp_path: Path) -> None:
+    raw, _ = raw_folder(tmp_path, lambda raw: [])
+    (raw / "annotations.csv").write_text(HEADER)
+    (raw / "notes.csv").write_text(HEADER)
+    key = load_or_create_key(tmp_path / "key.hex")
+    _, _, skipped = build_manifest(raw, key, "error", annotations=raw / "annotations.csv")
+    assert skipped["file"].tolist() == ["notes.csv"]  # another document is still listed
+
+
+def test_names_that_are_not_utf8_are_listed_as_their_bytes(tmp_path: Path) -> None:
+    """A cine under a Latin-1 folder name is read; a bad file with a GB18030 name is listed by
+    handle and file pseudonym, its bytes kept in the private record."""
+    raw, _ = raw_folder(tmp_path, lambda raw: [])
+    save(cine(), Path(os.fsdecode(os.path.join(os.fsencode(raw), LATIN1_FOLDER, b"cine.dcm"))))
+    (raw / os.fsdecode(GB18030_FILE)).write_bytes(b"not DICOM")
+    key = load_or_create_key(tmp_path / "key.hex")
+    record = tmp_path / "linkage" / "problems.csv"
+    private, _, skipped = build_manifest(raw, key, "skip", record=record)
+    assert len(private) == 2 and skipped["handle"].tolist() == ["3/3"]
+    assert skipped["file_id"][0] == file_pseudonym(key, os.fsdecode(GB18030_FILE))
+    assert GB18030_FILE in record.read_bytes()
+    assert set(private["file"]) == {GOOD, os.fsdecode(LATIN1_FOLDER + b"/cine.dcm")}
+
+
+# --- videos: a truncated MP4, nothing usable in skip mode (dynbus import, in-process) ---
+
+
+def truncated_mp4(path: Path, frames: int = 9) -> None:
+    """An H.264 MP4 of ``frames`` frames, its index first (faststart), cut in the middle."""
+    rng = np.random.default_rng(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.options = {"qp": "0", "preset": "ultrafast"}
+        for _ in range(frames):
+            pixels = rng.integers(0, 256, (64, 64), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="gray")))
+        container.mux(stream.encode())
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def import_videos(raw: Path, out: Path, mode: str, annotations: Path, *extra: str) -> int:
+    """``dynbus import`` of the video folder ``raw`` with ``annotations.csv``."""
+    config = {"source": {"format": "video"}, "deid": {"fallback_box": [0, 0, 9999, 9999]}}
+    return cli.main(
+        ["import", str(raw), "--key", str(out / "key.hex"),
+         "--private", str(out / "linkage" / "manifest.csv"), "--out", str(out / "manifest.csv"),
+         "--skipped", str(out / "skipped.csv"), "--boxes", str(out / "linkage" / "boxes.csv"),
+         "--specs", str(out / "linkage" / "sources"), "--annotations", str(annotations),
+         "--config", json.dumps({**config, "on_bad_input": mode}), *extra]
+    )  # fmt: skip
+
+
+def test_truncated_mp4_is_named_with_its_decodable_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The frame count comes from decoded frames: the video is blamed, not its annotations."""
+    raw = tmp_path / "raw"
+    truncated_mp4(raw / BAD / "clip.mp4")
+    annotations = tmp_path / "annotations.csv"
+    annotations.write_text(HEADER + f"{BAD}/clip.mp4,8,L1,1,1,20,20\n")
+    assert import_videos(raw, tmp_path / "error", "error", annotations) == 2
+    line = capsys.readouterr().err.strip()
+    assert re.fullmatch(
+        rf"dynbus import: error: {re.escape(BAD)}/clip.mp4: truncated video: [1-8] decodable "
+        r"frames of the 9 it lists; fix it or set on_bad_input: skip",
+        line,
+    ), line
+    assert import_videos(raw, tmp_path / "skip", "skip", annotations) == 2
+    line = capsys.readouterr().err.strip()
+    report = tmp_path / "skip" / "linkage" / "skipped_inputs.csv"
+    assert re.fullmatch(
+        r"dynbus import: error: no usable sequence in the raw folder: all 1 inputs were "
+        rf"skipped \(F[0-9a-f]{{10}}: truncated video: [1-8] decodable frames of the 9 it lists\)"
+        rf"; the list is in {re.escape(str(report))}",
+        line,
+    ), line
+    assert pd.read_csv(report)["file"].tolist() == [f"{BAD}/clip.mp4"]
+    public = pd.read_csv(tmp_path / "skip" / "skipped.csv")
+    assert list(public.columns) == ["file_id", "problem"] and len(public) == 1
+    assert not (tmp_path / "skip" / "manifest.csv").exists()
+
+
+def test_video_named_in_gb18030_is_imported_with_its_boxes(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    name = os.fsdecode(LATIN1_FOLDER + b"/" + GB18030_FILE.replace(b".dcm", b".mkv"))
+    write_video(raw / name, [np.full((8, 10), 9 * index, np.uint8) for index in range(3)])
+    annotations = tmp_path / "annotations.csv"
+    annotations.write_bytes(HEADER.encode() + os.fsencode(name) + b",2,L1,1,1,5,5\n")
+    out = tmp_path / "out"
+    assert import_videos(raw, out, "error", annotations, "--frames", str(out / "frames")) == 0
+    assert os.fsencode(name) in (out / "linkage" / "boxes.csv").read_bytes()
+    (sequence,) = pd.read_csv(out / "manifest.csv")["sequence_id"]
+    assert len(list((out / "frames" / sequence).glob("*.png"))) == 3
+
+
+# --- through the real workflow (Snakemake CLI) ---
+
+
+def own_data(workdir: Path, **settings: object) -> Path:
+    """A tiny config for the user's raw folder ``workdir/mydata`` (annotations inside it)."""
+    config = {**tiny_config(), "raw_dir": "mydata", "annotations": "mydata/annotations.csv"}
+    config["simulate"] = {**config["simulate"], "enabled": False}
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump({**config, **settings}))
+    return path
+
+
+def files_holding(workdir: Path, private: set[str], needles: list[bytes]) -> list[str]:
+    """Paths under ``workdir`` (bar its top-level folders ``private``) whose name, content or
+    link target holds one of ``needles``."""
+    found = []
+    for root, folders, files in os.walk(os.fsencode(workdir)):
+        if root == os.fsencode(workdir):
+            folders[:] = [name for name in folders if os.fsdecode(name) not in private]
+        for name in [*folders, *files]:
+            path = os.path.join(root, name)
+            text = path + (os.readlink(path) if os.path.islink(path) else b"")
+            if os.path.isfile(path) and not os.path.islink(path):
+                text += Path(os.fsdecode(path)).read_bytes()
+            found += [os.fsdecode(path) for needle in needles if needle in text]
+    return found
+
+
+def test_file_names_that_are_not_utf8_run_through_the_workflow(tmp_path: Path) -> None:
+    """A Latin-1 folder name and a GB18030 file name: imported, annotated, never printed."""
+    raw = tmp_path / "mydata"
+    simulate_study(raw, {"patients": 2, "frames": [4, 5], "rows": 128, "columns": 128})
+    first, second = sorted(path for path in raw.iterdir() if path.is_dir())
+    renamed = {f"{first.name}/": os.fsdecode(LATIN1_FOLDER) + "/"}
+    os.rename(first, os.path.join(os.fsencode(raw), LATIN1_FOLDER))
+    moved = sorted(second.glob("*.dcm"))[0]
+    os.rename(moved, os.path.join(os.fsencode(second), GB18030_FILE))
+    renamed[f"{second.name}/{moved.name}"] = f"{second.name}/{os.fsdecode(GB18030_FILE)}"
+    annotations = pd.read_csv(raw / "annotations.csv", dtype=str, keep_default_na=False)
+    for old, new in renamed.items():
+        annotations["file"] = annotations["file"].str.replace(old, new, regex=False)
+    assert annotations["file"].str.contains("\udcd5|\udcdc").sum() > 1  # both renamed names
+    annotations.to_csv(raw / "annotations.csv", index=False, errors="surrogateescape")
+    config = own_data(tmp_path)
+    result = run_workflow(tmp_path, "results/annotations.csv", configfile=config)
+    console = result.stdout + result.stderr
+    assert result.returncode == 0, console[-3000:]
+    assert "Traceback" not in console
+    manifest = pd.read_csv(tmp_path / "results" / "manifest.csv")
+    assert manifest["n_files"].sum() == len(list(raw.rglob("*.dcm")))
+    assert len(pd.read_csv(tmp_path / "results" / "annotations.csv")) == len(annotations)
+    assert pd.read_csv(tmp_path / "results" / "reports" / "bad_annotations.csv").empty
+    skipped = pd.read_csv(tmp_path / "results" / "reports" / "skipped_inputs.csv")
+    assert skipped.empty  # the configured annotations.csv in the raw folder is not listed
+    private = (tmp_path / "linkage" / "manifest.csv").read_bytes()
+    assert LATIN1_FOLDER in private and GB18030_FILE in private  # kept as bytes, privately
+    needles = [b"LLER^J", GB18030_FILE[:4], b"\\xd5\\xc5", b"\\udcd5"]
+    assert files_holding(tmp_path, {"mydata", "linkage"}, needles) == []
+    assert not any(needle.decode("latin-1") in console for needle in needles)
+    again = run_workflow(tmp_path, "-n", "results/annotations.csv", configfile=config)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        (
+            "error",
+            r"raw file 1/2 \(see linkage/problems\.csv\): empty file \(0 bytes\); 1 more unusable",
+        ),
+        (
+            "skip",
+            r"no usable DICOM file in the raw folder: all 2 files were left out \(raw file 1/2: "
+            r".*\); the list is in linkage/problems\.csv",
+        ),
+    ],
+)
+def test_manifest_reason_reaches_the_console(mode: str, tmp_path: Path, reason: str) -> None:
+    """The manifest's one-line reason (files by handle) is on the console, not only in its log;
+    in skip mode with nothing usable the private list is written first and named."""
+    raw = tmp_path / "mydata"
+    put_bytes(raw, b"", "empty.dcm")
+    put_bytes(raw, encoded_bytes(cine())[:-1000], "truncated.dcm")
+    (raw / "annotations.csv").write_text(HEADER)
+    result = run_workflow(
+        tmp_path, "results/manifest.csv", configfile=own_data(tmp_path, on_bad_input=mode)
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("dynbus manifest:")]
+    assert len(lines) == 1 and re.fullmatch(rf"dynbus manifest: error: {reason}.*", lines[0]), (
+        result.stderr[-3000:]
+    )
+    assert "SMITH" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    problems = pd.read_csv(tmp_path / "linkage" / "problems.csv")
+    assert problems["file"].tolist() == [f"{BAD}/empty.dcm", f"{BAD}/truncated.dcm"]

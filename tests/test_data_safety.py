@@ -5,18 +5,23 @@ Real Snakemake runs: ``-F`` on a real-data config (with and without the forgotte
 manifest re-runs when a raw file is added or changed; unsafe configs are refused at start. The
 tiny study's two complete runs (tests/conftest.py: the user's own data with patient names planted
 in the raw folder's name, its folder names and file names, and the demo) are scanned byte by
-byte, ``.snakemake/`` included, and their consoles, for every identifying value of the raw study.
+byte, ``.snakemake/`` included, and their consoles, for every identifying value of the raw study;
+so is a run reading a ``source.coco_json`` outside the raw folder, under a patient's name.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from dynbus.errors import DynbusError
 from dynbus.pseudonyms import create_key, demo_key, load_or_create_key
@@ -194,3 +199,59 @@ def test_no_patient_name_of_the_demo_outside_linkage_and_demo(tiny_study):
     assert len(values) > 20
     assert found_outside(tiny_study.demo, {"demo", "linkage"}, values) == []
     assert [value for value in values if value in tiny_study.consoles["demo"]] == []
+
+
+PLANTED_JSON_DIR = "ST_AGATHA^WINTERBOTTOM_19570312"  # a patient's name on the JSON's folder
+
+
+def tiny_cocovid(workdir: Path) -> Path:
+    """``workdir/rawframes``: two 2-frame sequences of 8 x 10 PNG frames; their COCO-VID JSON
+    (returned) outside it, under a folder named after a patient."""
+    data: dict = {"videos": [], "images": [], "annotations": []}
+    for video in (1, 2):
+        data["videos"].append({"id": video, "name": f"v{video}"})
+        (workdir / "rawframes" / f"v{video}").mkdir(parents=True)
+        for frame in (0, 1):
+            name = f"v{video}/{frame:06d}.png"
+            pixels = np.full((8, 10), 40 * video + frame, np.uint8)
+            Image.fromarray(pixels).save(workdir / "rawframes" / name)
+            image = {"id": len(data["images"]) + 1, "video_id": video, "frame_id": frame}
+            data["images"].append({**image, "file_name": name, "width": 10, "height": 8})
+    data["annotations"].append({"id": 1, "image_id": 1, "bbox": [1, 1, 3, 3], "instance_id": 1})
+    path = workdir / PLANTED_JSON_DIR / "train.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_coco_json_outside_the_raw_folder_is_read_through_a_link(tmp_path):
+    """Its path (relative to the working folder) reaches no command line, console, log or
+    Snakemake record; editing the JSON re-runs the import."""
+    coco = tiny_cocovid(tmp_path)
+    (tmp_path / "settings").mkdir()  # the user's config names the JSON, of course
+    config = write_config(
+        tmp_path / "settings",
+        raw_dir="rawframes",
+        simulate={"enabled": False},
+        source={"format": "cocovid", "coco_json": [f"{PLANTED_JSON_DIR}/train.json"],
+                "patient": "sequence", "labels": []},
+        deid={**tiny_config()["deid"], "fallback_box": [0, 0, 100000, 100000]},
+    )  # fmt: skip
+    result = run_workflow(
+        tmp_path, "--printshellcmds", "results/annotations.csv", configfile=config
+    )
+    console = result.stdout + result.stderr
+    assert result.returncode == 0, console[-3000:]
+    assert len(pd.read_csv(tmp_path / "results" / "annotations.csv")) == 1
+    assert (tmp_path / "linkage" / "source" / "coco_json" / "1.json").resolve() == coco
+    assert (tmp_path / ".snakemake" / "metadata").is_dir()
+    values = {PLANTED_JSON_DIR, "WINTERBOTTOM"}
+    private = {PLANTED_JSON_DIR, "linkage", "rawframes", "settings"}
+    assert found_outside(tmp_path, private, values) == []
+    assert "WINTERBOTTOM" not in console
+    assert "Nothing to be done" in dry_run_jobs(tmp_path, config)
+    data = json.loads(coco.read_text())
+    data["annotations"][0]["bbox"] = [2, 2, 3, 3]
+    coco.write_text(json.dumps(data))
+    os.utime(coco, ns=(coco.stat().st_atime_ns, coco.stat().st_mtime_ns + 10**9))
+    assert "checkpoint manifest" in dry_run_jobs(tmp_path, config)

@@ -43,6 +43,7 @@ def read_raw_annotations(path: Path) -> pd.DataFrame:
         keep_default_na=False,
         skipinitialspace=True,
         skip_blank_lines=False,
+        encoding_errors="surrogateescape",  # file names are bytes (dynbus.manifest)
     )
     sourced = all(column in raw.columns for column in SOURCE_COLUMNS)
     raw = raw[RAW_COLUMNS + (SOURCE_COLUMNS if sourced else [])].copy()
@@ -126,7 +127,12 @@ def main(args: argparse.Namespace) -> None:
     cfg = study_config.load(args.config)
     raw = read_raw_annotations(args.raw_annotations)
     private_columns = ["file", "sequence_id", "frame_offset", "n_frames"]
-    private = read_csv_checked(args.private_manifest, private_columns, dtype={"file": str})
+    private = read_csv_checked(
+        args.private_manifest,
+        private_columns,
+        dtype={"file": str},
+        encoding_errors="surrogateescape",
+    )
     public = read_csv_checked(args.manifest, ["sequence_id", "rows", "columns"])
     good, bad = rekey_annotations(raw, private, public)
     imported = "source" in bad.columns

@@ -49,8 +49,9 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def write_csv(path: str | Path, frame: Any, **kwargs: Any) -> None:
-    """Write a pandas DataFrame as CSV without its index, atomically."""
-    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+    """Write a pandas DataFrame as CSV without its index, atomically; raw names that are not
+    valid UTF-8 (surrogate escapes, see ``os.fsdecode``) are written back as their bytes."""
+    with atomic_open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
         frame.to_csv(handle, index=False, lineterminator="\n", **kwargs)
 
 

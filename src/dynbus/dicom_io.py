@@ -14,7 +14,7 @@ import os
 import warnings
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pydicom
@@ -165,7 +165,10 @@ def _pixel_data_size(ds: Dataset, path: str | Path) -> int:
     return available
 
 
-def integer_value(ds: Dataset, keyword: str, path: str | Path, default: int) -> int:
+Default = TypeVar("Default", int, None)
+
+
+def integer_value(ds: Dataset, keyword: str, path: str | Path, default: Default) -> int | Default:
     """The integer value of ``keyword`` (``default`` when absent or empty)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns about the invalid values raised below

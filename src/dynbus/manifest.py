@@ -7,14 +7,17 @@ series (ordered by InstanceNumber). Two tables come out:
   patient pseudonym and frame offset — what re-keys annotations and feeds de-identification;
 - the **public** manifest (``results/manifest.csv``): pseudonyms, frame counts and sizes only.
 
-Every file of the raw folder ends in the manifest or in the problem record. Unusable files
-(unreadable, truncated, NumberOfFrames not matching the pixel data, a frame that does not decode,
-no ultrasound region to clean, a duplicate SOPInstanceUID, a series mixing PatientIDs or frame
-sizes) stop the run, or with ``on_bad_input: skip`` are left out; CD-export and system files
+Every file of the raw folder (bar the configured annotations file, ``--annotations``) ends in
+the manifest or in the problem record. Unusable files (unreadable, truncated, NumberOfFrames not
+matching the pixel data, a frame that does not decode, no ultrasound region to clean, a
+SOPInstanceUID seen before (a duplicate export when the files are byte-identical, else a
+conflict), a file without InstanceNumber in a single-frame series, a series mixing PatientIDs or
+frame sizes) stop the run, or with ``on_bad_input: skip`` are left out; CD-export and system files
 (``DICOMDIR``, ``AUTORUN.INF``, executables, thumbnails, hidden files) and documents are always
 left out. Errors and reports name a raw file by its handle (``raw file 17/230``: its place in
 the sorted raw folder) and file pseudonym; the private problem record beside the private
-manifest (``problems.csv``, mode 0600) holds its path.
+manifest (``problems.csv``, mode 0600) holds its path. File names are bytes: a name that is not
+valid UTF-8 (Latin-1, GB18030) is carried as surrogate escapes and written back byte for byte.
 
 With ``--links`` each raw file also gets a pseudonymous symlink there,
 ``<sequence_id>/<position>.dcm``, through which the later steps read it. The private files are
@@ -24,6 +27,8 @@ created owner-only (0600 / 0700).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,10 +67,11 @@ class RawFile:
     patient_key: str
     series_uid: str
     instance_uid: str
-    instance_number: int
+    instance_number: int | None
     n_frames: int
     rows: int
     columns: int
+    content: str  # sha256 of the file's bytes: tells a duplicate export from a conflict
 
 
 class BadInputs(DynbusError):
@@ -76,11 +82,15 @@ class BadInputs(DynbusError):
         self.problems = problems
 
 
-def raw_files(raw_dir: Path) -> list[Path]:
-    """Every file under ``raw_dir`` but Snakemake's marker, sorted (the rank is the handle)."""
-    return sorted(
+def raw_files(raw_dir: Path, annotations: Path | None = None) -> list[Path]:
+    """Every file under ``raw_dir`` but Snakemake's marker and the configured ``annotations``
+    file, sorted (the rank is the handle)."""
+    found = sorted(
         path for path in raw_dir.rglob("*") if path.is_file() and path.name != SNAKEMAKE_MARKER
     )
+    if annotations is None or not annotations.is_file():
+        return found
+    return [path for path in found if not os.path.samefile(path, annotations)]
 
 
 def ignored_reason(path: Path) -> str | None:
@@ -113,11 +123,18 @@ def read_raw_file(path: Path, raw_dir: Path, fallback_box: Sequence[int] | None 
         patient_key=str(header.PatientID),
         series_uid=str(header.get("SeriesInstanceUID", "")),
         instance_uid=str(header.SOPInstanceUID),
-        instance_number=integer_value(header, "InstanceNumber", path, 0),
+        instance_number=integer_value(header, "InstanceNumber", path, None),
         n_frames=number_of_frames(header, path),
         rows=rows,
         columns=columns,
+        content=file_digest(path),
     )
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of the bytes of ``path``."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _single_frame_series(members: list[RawFile]) -> bool:
@@ -128,16 +145,23 @@ def _single_frame_series(members: list[RawFile]) -> bool:
 def find_conflicts(files: list[RawFile], handles: dict[str, str]) -> dict[str, str]:
     """Problems between readable files: ``{file: problem}``.
 
-    A SOPInstanceUID seen before (sorted order) is a duplicate export; every file of a series
-    mixing PatientIDs, or of a single-frame series mixing frame sizes, is unusable.
+    A SOPInstanceUID seen before (sorted order) is a duplicate export when the two files are
+    byte-identical, else a conflict (the first file is kept either way); every file of a series
+    mixing PatientIDs, or of a single-frame series mixing frame sizes, is unusable, and so is a
+    file without InstanceNumber in a single-frame series of several files (its place unknown).
     """
     problems: dict[str, str] = {}
     first: dict[str, RawFile] = {}
     by_series: dict[str, list[RawFile]] = {}
     for raw in files:
         if raw.instance_uid in first:
-            original = handles[first[raw.instance_uid].file]
-            problems[raw.file] = f"duplicate export: same SOPInstanceUID as raw file {original}"
+            kept = first[raw.instance_uid]
+            problems[raw.file] = (
+                f"duplicate export: same SOPInstanceUID as raw file {handles[kept.file]}"
+                if raw.content == kept.content
+                else f"conflict: same SOPInstanceUID as raw file {handles[kept.file]} but "
+                f"different contents; raw file {handles[kept.file]} was kept"
+            )
             continue
         first[raw.instance_uid] = raw
         by_series.setdefault(raw.series_uid, []).append(raw)
@@ -152,6 +176,13 @@ def find_conflicts(files: list[RawFile], handles: dict[str, str]) -> dict[str, s
         elif len(sizes) > 1 and _single_frame_series(members):
             for m in members:
                 problems[m.file] = f"its single-frame series mixes frame sizes {sorted(sizes)}"
+        elif len(members) > 1 and _single_frame_series(members):
+            for m in members:
+                if m.instance_number is None:
+                    problems[m.file] = (
+                        f"no InstanceNumber in a single-frame series of {len(members)} files: "
+                        "its place in the frame order is unknown"
+                    )
     return problems
 
 
@@ -165,7 +196,7 @@ def group_sequences(files: list[RawFile], key: bytes) -> pd.DataFrame:
         if not _single_frame_series(members):
             groups = [([m], f"{series_uid}/{m.instance_uid}") for m in members]
         else:
-            groups = [(sorted(members, key=lambda m: (m.instance_number, m.file)), series_uid)]
+            groups = [(sorted(members, key=lambda m: (m.instance_number or 0, m.file)), series_uid)]
         for group, sequence_key in groups:
             offset = 0
             for position, raw in enumerate(group):
@@ -212,11 +243,15 @@ def _scan(job: tuple[Path, Path, Sequence[int] | None]) -> RawFile | tuple[str, 
 
 
 def find_problems(
-    raw_dir: Path, key: bytes, fallback_box: Sequence[int] | None, workers: int = 1
+    raw_dir: Path,
+    key: bytes,
+    fallback_box: Sequence[int] | None,
+    workers: int = 1,
+    annotations: Path | None = None,
 ) -> tuple[list[RawFile], pd.DataFrame]:
-    """Read every raw file (in ``workers`` processes): ``(usable files, problem table)``;
-    ``fatal`` marks unusable files."""
-    paths = raw_files(raw_dir)
+    """Read every raw file but ``annotations`` (in ``workers`` processes): ``(usable files,
+    problem table)``; ``fatal`` marks unusable files."""
+    paths = raw_files(raw_dir, annotations)
     names = [path.relative_to(raw_dir).as_posix() for path in paths]
     handles = {name: f"{rank}/{len(names)}" for rank, name in enumerate(names, 1)}
     good: list[RawFile] = []
@@ -245,8 +280,10 @@ def build_manifest(
     fallback_box: Sequence[int] | None = None,
     record: Path | None = None,
     workers: int = 1,
+    annotations: Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Scan ``raw_dir``: return (private manifest, public manifest, problem table).
+    """Scan ``raw_dir`` (bar the configured ``annotations`` file): return (private manifest,
+    public manifest, problem table); the manifests are empty when no file is usable.
 
     The problem table (every file left out, with its path) is written to ``record`` (mode
     0600) when given. With ``on_bad_input: error`` an unusable file raises ``BadInputs``, whose
@@ -254,7 +291,7 @@ def build_manifest(
     """
     if not raw_dir.is_dir():
         raise DynbusError(f"{raw_dir}: raw folder not found")
-    good, problems = find_problems(raw_dir, key, fallback_box, workers)
+    good, problems = find_problems(raw_dir, key, fallback_box, workers, annotations)
     if record is not None:
         with private_files():
             write_csv(record, problems[PROBLEM_COLUMNS])
@@ -268,8 +305,6 @@ def build_manifest(
             "fix the raw folder or set on_bad_input: skip",
             problems,
         )
-    if not good:
-        raise DynbusError(f"{raw_dir}: no usable DICOM file found ({len(problems)} left out)")
     private = group_sequences(good, key)
     return private, public_manifest(private), problems[PROBLEM_COLUMNS]
 
@@ -290,6 +325,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--links", type=Path, default=None, help="folder of pseudonymous links to the raw files"
     )
     parser.add_argument("--threads", type=int, default=1, help="processes reading the files")
+    parser.add_argument(
+        "--annotations",
+        type=Path,
+        default=None,
+        help="the configured annotations file: not a raw input when it lies in the raw folder",
+    )
     study_config.add_config_argument(parser)
     return parser
 
@@ -307,12 +348,21 @@ def main(args: argparse.Namespace) -> None:
             cfg["deid"]["fallback_box"],
             record,
             args.threads,
+            args.annotations,
         )
+    if args.skipped is not None:
+        write_csv(args.skipped, skipped[PUBLIC_PROBLEM_COLUMNS])
+    if private.empty:
+        first = skipped.iloc[0] if len(skipped) else None
+        example = f" (raw file {first['handle']}: {first['problem']})" if first is not None else ""
+        raise DynbusError(
+            f"no usable DICOM file in the raw folder: all {len(skipped)} files were left "
+            f"out{example}; the list is in {record}"
+        )
+    with private_files():
         write_csv(args.private, private[PRIVATE_COLUMNS])
     if args.links is not None:
         link_raw_files(private, args.raw_dir, args.links)
-    if args.skipped is not None:
-        write_csv(args.skipped, skipped[PUBLIC_PROBLEM_COLUMNS])
     write_csv(args.out, public)
     print(
         f"{len(public)} sequences of {public['patient_id'].nunique()} patients "

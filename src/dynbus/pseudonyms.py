@@ -69,7 +69,9 @@ def load_or_create_key(path: str | Path) -> bytes:
 
 
 def _digest(key: bytes, domain: str, value: str) -> bytes:
-    return hmac.new(key, f"{domain}\x00{value}".encode(), hashlib.sha256).digest()
+    """HMAC of ``value``; a raw name that is not valid UTF-8 (surrogate escapes) as its bytes."""
+    message = f"{domain}\x00{value}".encode("utf-8", "surrogateescape")
+    return hmac.new(key, message, hashlib.sha256).digest()
 
 
 def patient_pseudonym(key: bytes, patient_id: str) -> str:

@@ -34,8 +34,10 @@ include: "data.smk"
 
 
 def stage_config(*sections):
-    """The config sections a stage needs, as inline JSON for its --config option."""
-    return json.dumps({name: config[name] for name in sections}, sort_keys=True)
+    """The config sections a stage needs, as inline JSON for its --config option; the paths of
+    source.coco_json become their links under linkage.dir (data.smk)."""
+    stages = {**config, "source": {**config["source"], "coco_json": COCO_JSON_LINKS}}
+    return json.dumps({name: stages[name] for name in sections}, sort_keys=True)
 
 
 @functools.cache

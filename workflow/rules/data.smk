@@ -19,6 +19,14 @@ RAW_LINK = f"{LINKAGE}/source/raw_dir"  # -> raw_dir (real data only)
 ANNOTATIONS_LINK = (
     f"{LINKAGE}/source/annotations.csv"  # -> annotations (real data only)
 )
+# source.coco_json (paths from the working folder), seen by the rules as links numbered from 1
+# in the configured order, like the raw folder: a folder named after a patient or hospital
+# stays out of command lines, logs and Snakemake's records.
+COCO_JSON = config["source"]["coco_json"]
+COCO_JSON_LINKS = [
+    f"{LINKAGE}/source/coco_json/{number}.json"
+    for number in range(1, len(COCO_JSON) + 1)
+]
 # The annotations file is read by the DICOM path and by video files without a COCO-VID JSON.
 USES_ANNOTATIONS = config["source"]["format"] == "dicom" or (
     config["source"]["format"] == "video" and not config["source"]["coco_json"]
@@ -33,6 +41,13 @@ SOURCE_SPECS = f"{LINKAGE}/sources"
 # 0600, folders 0700 as they are made. (secure_linkage also runs at start and, when this workflow
 # is the main one, at the end; a workflow that uses dynbus as a module skips onsuccess/onerror.)
 PRIVATE_SHELL = "umask 077; "
+# Ending of a private-log rule's shell: the log keeps the details (tracebacks may name raw
+# paths), the console gets the stage's one-line reason (``dynbus STAGE: error: ...``, which names
+# raw files by handle only), so that it does not hide behind "check log file(s)".
+REASON_TO_CONSOLE = (
+    " > {log:q} 2>&1 || {{ status=$?; grep -E '^dynbus [a-z-]+: [a-z]+: ' {log:q} >&2;"
+    " exit $status; }}"
+)
 PRIVATE_LOG_FOLDERS = [
     "logs",
     "logs/prepare",
@@ -118,6 +133,8 @@ if not SIMULATE:
     _point(RAW_LINK, RAW)
     if USES_ANNOTATIONS:
         _point(ANNOTATIONS_LINK, RAW_ANNOTATIONS)
+    for link, target in zip(COCO_JSON_LINKS, COCO_JSON):
+        _point(link, target)
 
 
 onsuccess:
@@ -131,8 +148,10 @@ onerror:
 @functools.cache
 def _raw_tree_digest():
     annotations = os.stat(RAW_ANNOTATIONS) if os.path.isfile(RAW_ANNOTATIONS) else None
+    # Names are bytes: Latin-1 or GB18030 names are not valid UTF-8 (the same digest otherwise).
+    raw = os.fsencode(RAW)
     digest = hashlib.sha256()
-    for root, folders, files in os.walk(RAW, followlinks=True):
+    for root, folders, files in os.walk(raw, followlinks=True):
         folders.sort()
         for name in sorted(files):
             path = os.path.join(root, name)
@@ -141,17 +160,15 @@ def _raw_tree_digest():
                 annotations.st_dev,
                 annotations.st_ino,
             ):
-                relative = os.path.relpath(path, RAW)
-                digest.update(
-                    f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\n".encode()
-                )
+                digest.update(os.path.relpath(path, raw) + b"\0")
+                digest.update(f"{info.st_size}\0{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
 def raw_tree_digest(wildcards):
-    """Digest of every raw file's relative path, size and mtime (bar the annotations), so that a
-    file added, removed or changed re-runs the manifest; '' for the demo (rule simulate's output).
-    """
+    """Digest of every raw file's relative path (its bytes), size and mtime (bar the
+    annotations), so that a file added, removed or changed re-runs the manifest; '' for the demo
+    (rule simulate's output)."""
     return "" if SIMULATE else _raw_tree_digest()
 
 

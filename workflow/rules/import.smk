@@ -11,6 +11,7 @@ if config["simulate"]["enabled"]:
 checkpoint manifest:
     input:
         unpack(manifest_input),
+        coco_json=COCO_JSON_LINKS,  # links: a JSON edited later re-runs the import
     output:
         private=f"{LINKAGE}/manifest.csv",
         public="results/manifest.csv",

@@ -23,13 +23,15 @@ checkpoint manifest:
     params:
         key=KEY,
         links=LINKS,
+        annotations=raw_annotations,
         raw_tree=raw_tree_digest,
         cfg=stage_config("on_bad_input", "deid"),
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus manifest {input.raw:q} --key {params.key:q} --private {output.private:q}"
         " --links {params.links:q} --out {output.public:q} --skipped {output.skipped:q}"
-        " --threads {threads} --config {params.cfg:q} > {log:q} 2>&1"
+        " --annotations {params.annotations:q} --threads {threads} --config {params.cfg:q}"
+        f"{REASON_TO_CONSOLE}"
 
 
 rule prepare:
@@ -58,7 +60,7 @@ rule prepare:
         f"{PRIVATE_SHELL}"
         "dynbus prepare --links {params.links:q} --sequences {params.sequences}"
         " --key {params.key:q} --out {output:q} --threads {threads}"
-        " --config {params.cfg:q} > {log:q} 2>&1"
+        f" --config {{params.cfg:q}}{REASON_TO_CONSOLE}"
 
 
 rule collect_prepared:

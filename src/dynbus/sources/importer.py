@@ -52,7 +52,8 @@ def scan_source(
 
 
 def manifests(scan: Scan, key: bytes) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(private manifest, public manifest, private skip report) of a scan."""
+    """(private manifest, public manifest, private skip report) of a scan; the manifests are
+    empty when no sequence is usable."""
     rows, seen = [], set()
     for sequence in scan.sequences:
         if sequence.sequence_key in seen:
@@ -71,9 +72,8 @@ def manifests(scan: Scan, key: bytes) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
                 "columns": sequence.columns,
             }
         )
-    if not rows:
-        raise DynbusError("no usable sequence found in the raw folder")
-    private = pd.DataFrame(rows).sort_values("sequence_id").reset_index(drop=True)
+    private = pd.DataFrame(rows, columns=[*PRIVATE_COLUMNS, "rows", "columns"])
+    private = private.sort_values("sequence_id").reset_index(drop=True)
     skipped = pd.DataFrame(scan.problems.rows, columns=["file", "problem", "detail"])
     skipped.insert(1, "file_id", [file_pseudonym(key, file) for file in skipped["file"]])
     return private, public_manifest(private), skipped
@@ -159,15 +159,23 @@ def main(args: argparse.Namespace) -> None:
     key = load_or_create_key(args.key)
     scan = scan_source(fmt, args.raw_dir, cfg["source"], cfg["on_bad_input"], args.annotations)
     private, public, skipped = manifests(scan, key)
+    report = args.private.with_name("skipped_inputs.csv")
+    write_csv(report, skipped)
+    if args.skipped is not None:
+        write_csv(args.skipped, skipped[["file_id", "problem"]])
+    if private.empty:
+        first = skipped.iloc[0] if len(skipped) else None
+        example = f" ({first['file_id']}: {first['problem']})" if first is not None else ""
+        raise DynbusError(
+            f"no usable sequence in the raw folder: all {len(skipped)} inputs were "
+            f"skipped{example}; the list is in {report}"
+        )
     specs = decoding_specs(scan, private, args.raw_dir)
     with atomic_dir(args.specs) as tmp:
         for sequence_id, spec in specs.items():
             write_json(tmp / f"{sequence_id}.json", spec)
     write_csv(args.boxes, pd.DataFrame(scan.boxes, columns=RAW_COLUMNS + SOURCE_COLUMNS))
     write_csv(args.private, private[PRIVATE_COLUMNS])
-    write_csv(args.private.with_name("skipped_inputs.csv"), skipped)
-    if args.skipped is not None:
-        write_csv(args.skipped, skipped[["file_id", "problem"]])
     write_csv(args.out, public)
     if args.frames is not None:
         write_all_frames(specs, args.frames, args.audit_dir, cfg["deid"], args.workers)

@@ -41,23 +41,40 @@ def video_files(raw_dir: Path) -> list[Path]:
 
 
 def probe(path: Path) -> tuple[int, int, int, float | None]:
-    """``(n_frames, rows, columns, frame_time_ms)`` of a video, counting packets (no decoding).
+    """``(n_frames, rows, columns, frame_time_ms)`` of a video; ``n_frames`` counts the frames
+    that decode, which must be every frame its container lists (its packets; for MP4 and MOV,
+    the samples of its index).
 
-    Raises InputFileError when the file is not a readable video with at least one frame.
+    Raises InputFileError when the file is not a readable video with at least one frame, or is
+    truncated (fewer frames decode than it lists).
     """
+    listed = decoded = 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise InputFileError(path, "no video stream")
             stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
             rows, columns = stream.codec_context.height, stream.codec_context.width
             rate = stream.average_rate or stream.guessed_rate
-            n_frames = sum(1 for packet in container.demux(stream) if packet.size)
+            for packet in container.demux(stream):
+                listed += 1 if packet.size else 0
+                decoded += len(stream.decode(packet))
+            if "mp4" in container.format.name:  # MP4/MOV index every sample, read or not
+                listed = max(listed, stream.frames)
     except (av.FFmpegError, UnicodeDecodeError) as error:
-        raise InputFileError(path, f"not a readable video ({error})") from error
-    if n_frames == 0 or rows == 0 or columns == 0:
+        if decoded == 0:
+            raise InputFileError(path, f"not a readable video ({error})") from error
+        raise InputFileError(
+            path, f"truncated or corrupt video: {decoded} decodable frames, then ({error})"
+        ) from error
+    if decoded < listed:
+        raise InputFileError(
+            path, f"truncated video: {decoded} decodable frames of the {listed} it lists"
+        )
+    if decoded == 0 or rows == 0 or columns == 0:
         raise InputFileError(path, "video has no frames")
-    return n_frames, rows, columns, (1000.0 / float(rate) if rate else None)
+    return decoded, rows, columns, (1000.0 / float(rate) if rate else None)
 
 
 # 8-bit pixel formats whose first plane is luma, by the range FFmpeg's gray conversion assumes for
