@@ -28,6 +28,7 @@ from dynbus.detector.model import build_model
 from dynbus.detector.optim import build_optimizer
 from dynbus.detector.runtime import seed_everything
 from dynbus.environment import cpu
+from dynbus.errors import InputFileError
 
 PROBE_MODEL = {"arch": "resnet18_fpn_slim", "min_size": 64, "max_size": 80}
 PROBE_OPTIMIZER = {"optimizer": "adamw", "lr": 0.001, "weight_decay": 0.0001}
@@ -98,8 +99,14 @@ def run(settings: dict[str, Any]) -> dict[str, Any]:
 
 def committed(record: dict[str, Any], table: str | Path) -> list[dict[str, str]]:
     """Rows of ``table`` probed under the same conditions (CPU model, torch, settings)."""
-    with open(table, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(table, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise InputFileError(table, f"cannot read it: {error.strerror}") from error
+    missing = [key for key in (*KEY, "probe_sha256") if rows and key not in rows[0]]
+    if missing:
+        raise InputFileError(table, f"no column {', '.join(missing)}")
     return [row for row in rows if all(row[key] == str(record[key]) for key in KEY)]
 
 
