@@ -9,8 +9,13 @@ Side by side in one run, on the same model, batch size and frame size (demo conf
 Then one epoch of the real ``dynbus train`` command in a subprocess gives the peak memory (max
 RSS of the training process and its DataLoader workers). Goal: pipeline >= 0.9x bare, RSS <= 4 GiB.
 
-Both rates are measured twice, each in a fresh process (torch fixes its CPU kernels once): with
-the reproducibility pin (``reproducibility.cpu_isa: avx2``) and without it (``native``).
+Both rates are measured under each candidate ``reproducibility`` setting, each in a fresh process
+(torch fixes its CPU kernels once), and printed with their ratio to today's ``avx2-onednn``:
+
+- ``native``: the fastest kernels of this CPU (ATen, oneDNN, MKL as they dispatch);
+- ``avx2-onednn`` (``cpu_isa: avx2, portable: false``): ATen, oneDNN and MKL capped at AVX2;
+- ``avx2-portable`` (``cpu_isa: avx2, portable: true``): ATen at AVX2, oneDNN and NNPACK off,
+  MKL in its COMPATIBLE CNR branch (the same bits on Intel and AMD CPUs).
 
     .venv/bin/python benchmarks/train.py [--config FILE_OR_JSON] [--images 64]
 """
@@ -142,9 +147,17 @@ def peak_rss_gib(config: dict, data, out: Path) -> tuple[float, float]:  # noqa:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, seconds
 
 
-def rates(config: dict, images: int, cpu_isa: str, workers: int) -> dict[str, float]:
-    """Bare and pipeline images/s with ``reproducibility.cpu_isa`` = ``cpu_isa`` (fresh process)."""
-    apply_settings({**config["reproducibility"], "cpu_isa": cpu_isa}, torch.device("cpu"))
+SETTINGS = {
+    "native": {"cpu_isa": "native", "portable": False},
+    "avx2-onednn": {"cpu_isa": "avx2", "portable": False},
+    "avx2-portable": {"cpu_isa": "avx2", "portable": True},
+}
+BASELINE = "avx2-onednn"
+
+
+def rates(config: dict, images: int, setting: str, workers: int) -> dict[str, float]:
+    """Bare and pipeline images/s under ``SETTINGS[setting]`` (run in a fresh process)."""
+    apply_settings({**config["reproducibility"], **SETTINGS[setting]}, torch.device("cpu"))
     shape = (config["model"]["min_size"], config["model"]["max_size"])
     with tempfile.TemporaryDirectory() as tmp:
         data = _inputs(Path(tmp), images, shape)
@@ -170,23 +183,23 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=48, help="images per timed pass")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     parser.add_argument(
-        "--cpu-isa",
-        choices=["avx2", "native"],
+        "--setting",
+        choices=sorted(SETTINGS),
         default=None,
         help="measure this setting only and print JSON (the parent's child run)",
     )
     args = parser.parse_args()
     config = load(args.config)
-    if args.cpu_isa:
-        print(json.dumps(rates(config, args.images, args.cpu_isa, args.workers)))
+    if args.setting:
+        print(json.dumps(rates(config, args.images, args.setting, args.workers)))
         return
     measured = {}
-    for cpu_isa in ("native", "avx2"):
-        command = [sys.executable, __file__, "--images", str(args.images), "--cpu-isa", cpu_isa]
+    for setting in SETTINGS:
+        command = [sys.executable, __file__, "--images", str(args.images), "--setting", setting]
         command += ["--workers", str(args.workers)]
         command += ["--config", args.config] if args.config else []
         child = subprocess.run(command, check=True, capture_output=True, text=True)
-        measured[cpu_isa] = json.loads(child.stdout.splitlines()[-1])
+        measured[setting] = json.loads(child.stdout.splitlines()[-1])
     shape = (config["model"]["min_size"], config["model"]["max_size"])
     with tempfile.TemporaryDirectory() as tmp:
         data = _inputs(Path(tmp), args.images, shape)
@@ -196,14 +209,14 @@ def main() -> None:
         f"{config['train']['batch_size']}, workers {args.workers}, "
         f"torch threads {config['reproducibility']['threads'] or torch.get_num_threads()}"
     )
-    for cpu_isa, rate in measured.items():
+    base = measured[BASELINE]
+    for setting, rate in measured.items():
         print(
-            f"cpu_isa {cpu_isa:<6} ({rate['kernels']} kernels): bare torchvision step "
+            f"{setting:<13} ({rate['kernels']} kernels): bare torchvision step "
             f"{rate['bare']:6.2f} images/s, dynbus train pipeline {rate['pipeline']:6.2f} "
-            f"images/s ({rate['pipeline'] / rate['bare']:.2f}x bare, goal >= 0.9)"
+            f"images/s ({rate['pipeline'] / rate['bare']:.2f}x bare, goal >= 0.9); "
+            f"training time {base['pipeline'] / rate['pipeline']:.2f}x {BASELINE}"
         )
-    pinned, native = measured["avx2"]["pipeline"], measured["native"]["pipeline"]
-    print(f"reproducibility pin costs: pipeline {pinned / native:.2f}x native")
     print(
         f"dynbus train, one epoch + validation + start-up: {seconds:.1f} s, "
         f"peak RSS {rss:.2f} GiB (goal <= 4)"

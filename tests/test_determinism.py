@@ -1,81 +1,78 @@
-"""The reproducibility pin: a tiny ``dynbus train`` gives the same weights whatever the CPU offers.
+"""The reproducibility settings, checked with the kernel probe (``dynbus probe``) in new processes.
 
-Each training runs in a fresh process (torch reads its kernel caps once). An AVX2 machine (or
-a smaller one) is simulated by capping the instruction set in the environment before ``dynbus
-train`` applies ``reproducibility``; with the pin the weights are bit-identical, and
-the control without the pin shows that the caps do change them.
+torch fixes its kernels at its first operation, so each probe runs in its own process, under the
+workflow's config.yaml. The variations are what another machine differs in and what
+``apply_settings`` does not overwrite: the oneDNN instruction set (another CPU's oneDNN picks other
+kernels and blocking), the number of cores, and caps left in the user's environment. The
+committed probe (docs/kernel_probes.csv) is what this CPU model gave before.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
+from typing import Any
 
 import pytest
-import torch
 
+from dynbus.detector.probe import committed
 from dynbus.environment import REPRODUCIBILITY_ENV
-from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, train_argv, write_inputs
+from tests.conftest import ROOT
 
-SMALLER = {
-    "ATEN_CPU_CAPABILITY": "default",
-    "ONEDNN_MAX_CPU_ISA": "SSE41",
-    "MKL_CBWR": "AVX",
-    "OMP_NUM_THREADS": "1",
+PROBES = ROOT / "docs" / "kernel_probes.csv"
+CONFIG = str(ROOT / "config.yaml")
+VARIATIONS = {
+    "oneDNN capped at SSE4.1": {"ONEDNN_MAX_CPU_ISA": "SSE41"},
+    "one core": {"cores": "1"},
+    "leftover ATen and MKL caps": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AUTO"},
 }
-AVX2_MACHINE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def probe(variation: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``dynbus probe`` with the workflow's config in a fresh process under ``variation``."""
+    env = {k: v for k, v in os.environ.items() if k not in REPRODUCIBILITY_ENV}
+    env.update({k: v for k, v in (variation or {}).items() if k != "cores"})
+    cores = int((variation or {}).get("cores", 0))
+    done = subprocess.run(
+        [sys.executable, "-m", "dynbus", "probe", "--config", CONFIG],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, set(range(cores)))) if cores else None,
+    )
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> DetectorInputs:
-    return write_inputs(
-        tmp_path_factory.mktemp("pin"), counts={"train": 2, "val": 1}, negatives=0, n_frames=4
+def baseline() -> dict[str, Any]:
+    return probe()
+
+
+def test_probe_matches_the_committed_hash_of_this_cpu_model(baseline) -> None:
+    rows = [row for row in committed(baseline, PROBES) if row["probe_sha256"]]
+    if not rows:
+        pytest.skip(
+            f"no committed probe for {baseline['cpu_model']} with torch {baseline['torch']} "
+            f"and {baseline['settings']} in docs/kernel_probes.csv (add this machine's)"
+        )
+    assert baseline["probe_sha256"] in {row["probe_sha256"] for row in rows}, (
+        f"{baseline['cpu_model']} is listed with another probe hash: its kernels changed"
     )
 
 
-def _weights_digest(path: Path) -> str:
-    state = torch.load(path, map_location="cpu", weights_only=True)["model"]
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        digest.update(name.encode())
-        digest.update(state[name].numpy().tobytes())
-    return digest.hexdigest()
+@pytest.mark.parametrize("name", VARIATIONS)
+def test_probe_is_the_same_under_what_machines_differ_in(baseline, name) -> None:
+    varied = probe(VARIATIONS[name])
+    assert varied["kernels_used"] == baseline["kernels_used"]
+    assert varied["probe_sha256"] == baseline["probe_sha256"], f"{name} changes the weights"
 
 
-def _train(data: DetectorInputs, out: Path, env: dict[str, str], cpu_isa: str) -> str:
-    config = {
-        **TINY_CONFIG,
-        "train": {
-            **TINY_CONFIG["train"],
-            "epochs": 1,
-            "batch_size": 2,
-            "frame_stride": 1,
-            "val_stride": 2,
-        },
-        "reproducibility": {"cpu_isa": cpu_isa, "threads": 2},
-    }
-    base = {k: v for k, v in os.environ.items() if k not in REPRODUCIBILITY_ENV}
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dynbus",
-            *train_argv(data, out, json.dumps(config), "--device", "cpu"),
-        ],
-        env={**base, **env},
-        check=True,
-        capture_output=True,
-    )
-    return _weights_digest(out / "detector.pt")
-
-
-def test_pinned_training_gives_the_same_weights_on_any_instruction_set(data, tmp_path) -> None:
-    pinned = _train(data, tmp_path / "pinned", {}, "avx2")
-    assert _train(data, tmp_path / "avx2_machine", AVX2_MACHINE, "avx2") == pinned
-    assert _train(data, tmp_path / "smaller", SMALLER, "avx2") == pinned
-    # control: without the pin the same caps give another detector
-    assert _train(data, tmp_path / "native_smaller", SMALLER, "native") != pinned
+def test_the_claimed_kernels_are_the_ones_used(baseline) -> None:
+    assert baseline["settings"] == "cpu_isa=avx2 portable=true threads=2"
+    if baseline["isa_detected"] in {"AVX2", "AVX512", "AMX"}:
+        assert baseline["kernels_used"] == "AVX2"
+    assert baseline["threads_used"] == 2
+    assert baseline["mkldnn_enabled"] is False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -135,15 +136,19 @@ def test_compare_against_a_fingerprint_file(runs, tmp_path, capsys) -> None:
     assert "not a dynbus fingerprint" in capsys.readouterr().err
 
 
-def test_environment_records_cpu_torch_packages_and_git(tmp_path, monkeypatch) -> None:
+def test_environment_records_cpu_torch_packages_and_git(tmp_path, monkeypatch, request) -> None:
     for name in environment.REPRODUCIBILITY_ENV:  # the pin sets them: undone after the test
         monkeypatch.delenv(name, raising=False)
+    # and turns oneDNN and NNPACK off in this process: restored for the tests after this one
+    monkeypatch.setattr(torch.backends.mkldnn, "enabled", torch.backends.mkldnn.enabled)
+    request.addfinalizer(partial(torch.backends.nnpack.set_flags, torch._C._get_nnpack_enabled()))
     out = tmp_path / "provenance" / "environment.json"
     assert cli.main(["environment", "--out", str(out), "--repo", str(tmp_path)]) == 0
     record = json.loads(out.read_text(encoding="utf-8"))
     assert record["packages"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
     assert record["torch"]["cpu_capability_used"] == torch.backends.cpu.get_cpu_capability()
     assert record["torch"]["intra_op_threads"] == 2  # reproducibility.threads default
+    assert record["torch"]["mkldnn_enabled"] is False  # reproducibility.portable default
     assert record["git"] == {"commit": None, "dirty": None}  # not a repository
     table = pd.read_csv(out.with_suffix(".csv"))
     assert set(table["section"]) >= {"cpu", "torch", "python", "git", "packages"}

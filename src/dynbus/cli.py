@@ -59,6 +59,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "fingerprint": ("dynbus.fingerprint", "sha256 fingerprint of every stage's outputs"),
     "compare": ("dynbus.compare", "which stage of two runs first differs, and by how much"),
     "environment": ("dynbus.environment", "record CPU/ISA, threads, GPU, packages, git commit"),
+    "probe": ("dynbus.detector.probe", "hash a fixed training step: do this CPU's kernels match?"),
 }
 
 

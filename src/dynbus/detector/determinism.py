@@ -1,11 +1,23 @@
 """Pin what makes a training differ between machines: CPU kernels, thread count, CUDA algorithms.
 
-PyTorch (ATen), oneDNN and MKL each pick their kernels for the processor's instruction set, and
-kernels for different instruction sets (and different thread counts) sum in different orders, so
-the same commit trained a different detector on an AVX-512 machine than on an AVX2 one. All
-three read their caps from the environment when torch runs its first operation, so
-``apply_settings`` must run before the stage's first tensor operation (``dynbus train`` and
-``dynbus infer`` call it first thing).
+Three things decide a CPU training's bits beyond the seed (measured with ``dynbus probe``, see
+docs/reproducibility.md):
+
+- ATen's own kernels per instruction set (``ATEN_CPU_CAPABILITY``: the random weight init
+  and every reduction differ between AVX2 and the other levels), and the intra-op thread count
+  (ATen's parallel reductions split the work by thread);
+- oneDNN's convolutions, which choose their JIT kernel and blocking per CPU (instruction set,
+  cache sizes), so a cap on its instruction set still leaves CPU models apart;
+- MKL's sgemm, whose code path depends on the CPU vendor and model unless its conditional
+  numerical reproducibility (CNR) branch is ``COMPATIBLE``: the only branch Intel documents as
+  giving the same results on Intel and non-Intel CPUs (its ``AVX2`` branch falls back to the
+  automatic one on non-Intel CPUs).
+
+``portable: true`` therefore turns oneDNN and NNPACK off (convolutions run as im2col + MKL
+sgemm) and sets ``MKL_CBWR=COMPATIBLE``; ``portable: false`` keeps today's faster oneDNN kernels,
+capped at AVX2, which reproduce on the same CPU model only. torch reads the environment caps
+when it runs its first operation, so ``apply_settings`` must run before the stage's first
+tensor operation (``dynbus train``, ``dynbus infer`` and ``dynbus probe`` call it first thing).
 """
 
 from __future__ import annotations
@@ -16,11 +28,22 @@ from typing import Any
 
 import torch
 
-# reproducibility.cpu_isa -> environment caps of ATen, oneDNN and MKL (CNR mode).
-CPU_ISA_ENV: dict[str, dict[str, str]] = {
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
+# reproducibility.cpu_isa -> the ATen capability it pins (native: none).
+CPU_ISA_ENV: dict[str, dict[str, str]] = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2"}}
+# reproducibility.portable -> the library settings it implies.
+LIBRARY_ENV: dict[bool, dict[str, str]] = {
+    True: {"MKL_CBWR": "COMPATIBLE"},
+    False: {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
 }
 CUBLAS_WORKSPACE = ":4096:8"
+
+
+def settings_env(settings: dict[str, Any]) -> dict[str, str]:
+    """The environment variables ``apply_settings`` sets for ``settings``."""
+    pinned = dict(CPU_ISA_ENV.get(settings["cpu_isa"], {}))
+    if settings["cpu_isa"] != "native":
+        pinned.update(LIBRARY_ENV[settings["portable"]])
+    return pinned
 
 
 def apply_settings(settings: dict[str, Any], device: torch.device) -> str:
@@ -29,8 +52,11 @@ def apply_settings(settings: dict[str, Any], device: torch.device) -> str:
     A CPU without the pinned instruction set, or a process where torch already ran operations
     with other kernels, cannot be pinned: that is reported on stderr, not an error.
     """
-    pinned = CPU_ISA_ENV.get(settings["cpu_isa"], {})
+    pinned = settings_env(settings)
     os.environ.update(pinned)
+    portable = settings["portable"] and settings["cpu_isa"] != "native"
+    torch.backends.mkldnn.enabled = not portable
+    torch.backends.nnpack.set_flags(not portable)
     if settings["threads"]:
         torch.set_num_threads(settings["threads"])
     if device.type == "cuda" and settings["cuda_deterministic"]:
@@ -39,8 +65,12 @@ def apply_settings(settings: dict[str, Any], device: torch.device) -> str:
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)
     used = torch.backends.cpu.get_cpu_capability()
-    print(f"torch CPU kernels: {used}, {torch.get_num_threads()} threads", file=sys.stderr)
-    if pinned and used.lower() != pinned["ATEN_CPU_CAPABILITY"]:
+    library = "im2col + MKL (CNR COMPATIBLE)" if portable else "oneDNN"
+    print(
+        f"torch CPU kernels: {used}, {torch.get_num_threads()} threads, convolutions: {library}",
+        file=sys.stderr,
+    )
+    if "ATEN_CPU_CAPABILITY" in pinned and used.lower() != pinned["ATEN_CPU_CAPABILITY"]:
         print(
             f"warning: reproducibility.cpu_isa is {settings['cpu_isa']!r} but torch uses {used} "
             "kernels (CPU without it, or torch already initialised): results may differ "
