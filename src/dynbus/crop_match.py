@@ -6,23 +6,28 @@ thumbnails, the pHash's 32 x 32 area downscale (:func:`dynbus.phash.downscale`) 
 writer stores as uint8: the middle 60 % of each axis of a frame (8 x 8 samples, the borders a
 crop removes left out) is correlated (Pearson, so brightness and contrast do not count) with the
 same region of every frame of the other sequences as it looks after each of
-``len(AXIS_CROPS) ** 2`` crops (per axis: none, 4 % or 8 % off both borders, 6 % off one); a
-rescaled copy has the same thumbnail. A sequence pair's score is the ``MATCHED_FRAMES``-th best
-frame match (so a copy of part of a sweep counts, one lucky frame does not), taken both ways.
-Cost: every frame against every frame times the crops, as matrix products (``--stride`` thins
-both sides).
+``len(COARSE_CROPS) ** 2`` crops (per axis: none, 4 % or 8 % off both borders, 6 % off one), and
+for the sequence pairs reaching ``CANDIDATE_MIN`` again after each of ``len(FINE_CROPS) ** 2``
+(0-7.5 % off each border in 2.5 % steps); a rescaled copy has the same thumbnail. A sequence
+pair's score is the ``MATCHED_FRAMES``-th best frame match (so a copy of part of a sweep counts,
+one lucky frame does not), taken both ways. Cost: every frame against every frame times the
+coarse crops, as matrix products (``--stride`` thins both sides).
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 from functools import cache
 
 import numpy as np
 
 from dynbus.phash import SMALL
 
-AXIS_CROPS = ((0.0, 0.0), (0.04, 0.04), (0.08, 0.08), (0.0, 0.06), (0.06, 0.0))
+# per axis, (top, bottom) fractions cut off: a few for all pairs, a grid for the candidates
+COARSE_CROPS = ((0.0, 0.0), (0.04, 0.04), (0.08, 0.08), (0.0, 0.06), (0.06, 0.0))
+FINE_CROPS = tuple(itertools.product((0.0, 0.025, 0.05, 0.075), repeat=2))
+CANDIDATE_MIN = 0.85
 CENTRE = 0.2  # the candidate descriptor leaves out this fraction at each border
 CENTRE_SAMPLES = 8
 MATCHED_FRAMES = 3  # a sequence pair's score: the 3rd best frame match (one frame can be a fluke)
@@ -61,11 +66,11 @@ def window_matrix(top: float, bottom: float, n_out: int, n_in: int = SMALL) -> n
 
 
 @cache
-def _centre_matrices() -> np.ndarray:
+def _centre_matrices(crops: tuple[tuple[float, float], ...]) -> np.ndarray:
     """(crops, CENTRE_SAMPLES, SMALL): the centre of the frame as cropped by each axis crop,
     averaged over pairs of samples."""
     matrices = []
-    for top, bottom in AXIS_CROPS:
+    for top, bottom in crops:
         span = 1 - top - bottom
         window = window_matrix(top + span * CENTRE, bottom + span * CENTRE, 2 * CENTRE_SAMPLES)
         matrices.append(window.reshape(CENTRE_SAMPLES, 2, SMALL).mean(axis=1))
@@ -78,24 +83,29 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-6)
 
 
-def centre_descriptors(thumbnails: np.ndarray) -> np.ndarray:
-    """(crops, n, 64) normalised centres of ``thumbnails`` (n, 32, 32) under every crop
-    (crop 0: uncropped)."""
-    matrices = _centre_matrices()
+def centre_descriptors(
+    thumbnails: np.ndarray, crops: tuple[tuple[float, float], ...]
+) -> np.ndarray:
+    """(len(crops) ** 2, n, 64) normalised centres of ``thumbnails`` (n, 32, 32) under every
+    pair of a row and a column crop (the first: uncropped, as ``crops[0]`` must be)."""
+    matrices = _centre_matrices(crops)
     rows = np.matmul(matrices[:, None], thumbnails.astype(np.float32)[None])  # (a, n, 8, 32)
     crops = np.matmul(rows[:, None], matrices.transpose(0, 2, 1)[None, :, None])
     n = len(thumbnails)
     return _normalised(crops.reshape(len(matrices) ** 2, n, CENTRE_SAMPLES**2))
 
 
-def sequence_similarity(
-    thumbnails: np.ndarray, owners: np.ndarray, n_owners: int, frames: int, chunk: int = 512
+def _scores(
+    thumbnails: np.ndarray,
+    owners: np.ndarray,
+    n_owners: int,
+    frames: int,
+    crops: tuple[tuple[float, float], ...],
+    chunk: int = 512,
 ) -> np.ndarray:
-    """(n_owners, n_owners), symmetric: how well the frames of one owner match those of another
-    under a crop of either: the ``frames``-th best, over one owner's frames, of each one's best
-    centre correlation with a cropped frame of the other (the best, when it has fewer frames);
-    -1 on the diagonal. ``owners`` sorted (thumbnails of one owner together)."""
-    descriptors = centre_descriptors(thumbnails)
+    """(n_owners, n_owners): row owner's ``frames``-th best frame match with a frame of the
+    column owner under one of ``crops`` per axis; -1 where none was compared."""
+    descriptors = centre_descriptors(thumbnails, crops)
     plain = descriptors[0]
     starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
     stops = np.r_[starts[1:], len(owners)]
@@ -114,12 +124,31 @@ def sequence_similarity(
             score[owners[start], owners[starts]] = kth
         group = last + 1
     np.fill_diagonal(score, -1.0)
-    return np.maximum(score, score.T)
+    return score
+
+
+def sequence_similarity(
+    thumbnails: np.ndarray, owners: np.ndarray, n_owners: int, frames: int
+) -> np.ndarray:
+    """(n_owners, n_owners), symmetric: how well the frames of one owner match those of another
+    under a crop of either: the ``frames``-th best, over one owner's frames, of each one's best
+    centre correlation with a cropped frame of the other (the best, when it has fewer frames);
+    -1 on the diagonal. ``owners`` sorted (thumbnails of one owner together). All pairs under
+    ``COARSE_CROPS``; pairs reaching ``CANDIDATE_MIN`` again under ``FINE_CROPS``."""
+    score = _scores(thumbnails, owners, n_owners, frames, COARSE_CROPS)
+    score = np.maximum(score, score.T)
+    for a, b in zip(*np.nonzero(np.triu(score >= CANDIDATE_MIN, 1)), strict=True):
+        pair = (owners == a) | (owners == b)
+        fine = _scores(thumbnails[pair], owners[pair], n_owners, frames, FINE_CROPS)
+        score[a, b] = score[b, a] = max(score[a, b], fine[a, b], fine[b, a])
+    return score
 
 
 def best_frame_pair(thumbs_a: np.ndarray, thumbs_b: np.ndarray) -> tuple[int, int]:
-    """Indices of the frames of two sequences whose centres correlate best under any crop."""
-    desc_a, desc_b = centre_descriptors(thumbs_a), centre_descriptors(thumbs_b)
+    """Indices of the frames of two sequences whose centres correlate best under a crop
+    (``FINE_CROPS``)."""
+    desc_a = centre_descriptors(thumbs_a, FINE_CROPS)
+    desc_b = centre_descriptors(thumbs_b, FINE_CROPS)
     score = np.maximum(
         np.max(desc_a[0] @ desc_b.transpose(0, 2, 1), axis=0),
         np.max(desc_a @ desc_b[0].T, axis=0),
