@@ -242,7 +242,8 @@ def _plant(root: Path, source: pd.Series, name: str, patient: str, sequence: str
 @pytest.fixture(scope="module")
 def altered(study: Path, tmp_path_factory) -> Path:
     """The study plus an altered copy of its first sequence per ``ALTERED`` entry, each of a new
-    patient, and a cropped copy of its second sequence of that sequence's own patient."""
+    patient, and a cropped copy of its second sequence of that sequence's own patient; checked
+    (``duplicates.csv``)."""
     root = tmp_path_factory.mktemp("altered")
     shutil.copytree(study, root, dirs_exist_ok=True)
     manifest = pd.read_csv(root / "manifest.csv")
@@ -252,13 +253,12 @@ def altered(study: Path, tmp_path_factory) -> Path:
     ]
     rows.append(_plant(root, second, "crop6", second.patient_id, "Sown_crop6"))
     pd.concat([manifest, pd.DataFrame(rows)]).to_csv(root / "manifest.csv", index=False)
+    assert _duplicates(root, "merge") == 0
     return root
 
 
 @pytest.mark.parametrize("name", ALTERED)
 def test_altered_copies_found_across_patients(altered: Path, name: str) -> None:
-    if not (altered / "duplicates.csv").exists():
-        assert _duplicates(altered, "merge") == 0
     pairs = pd.read_csv(altered / "duplicates.csv")
     source = pd.read_csv(altered / "manifest.csv").iloc[0].sequence_id
     copy = _copy_id(name)
@@ -277,7 +277,7 @@ def test_distinct_sweeps_and_own_copies_are_no_leaks(altered: Path, capsys) -> N
     manifest = pd.read_csv(altered / "manifest.csv")
     study = set(manifest["sequence_id"][:6])
     linked = pairs[pairs["sequence_a"].isin(study) & pairs["sequence_b"].isin(study)]
-    assert linked["sequence_b"].tolist() == ["Splanted0001"] or linked.empty
+    assert linked.empty
     own = pairs[(pairs["sequence_a"] == "Sown_crop6") | (pairs["sequence_b"] == "Sown_crop6")]
     assert len(own) == 1 and own.iloc[0]["same_patient"]
     assert manifest.iloc[1].sequence_id in set(own[["sequence_a", "sequence_b"]].iloc[0])

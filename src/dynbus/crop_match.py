@@ -25,9 +25,18 @@ import numpy as np
 from dynbus.phash import SMALL
 
 # per axis, (top, bottom) fractions cut off: a few for all pairs, a grid for the candidates
-COARSE_CROPS = ((0.0, 0.0), (0.04, 0.04), (0.08, 0.08), (0.0, 0.06), (0.06, 0.0))
+COARSE_CROPS = (
+    (0.0, 0.0),
+    (0.03, 0.03),
+    (0.06, 0.06),
+    (0.0, 0.05),
+    (0.05, 0.0),
+    (0.03, 0.08),
+    (0.08, 0.03),
+)
 FINE_CROPS = tuple(itertools.product((0.0, 0.025, 0.05, 0.075), repeat=2))
-CANDIDATE_MIN = 0.85
+COARSE_FRAMES = 8  # frames of each sequence compared with all others
+CANDIDATE_MIN = 0.9
 CENTRE = 0.2  # the candidate descriptor leaves out this fraction at each border
 CENTRE_SAMPLES = 8
 MATCHED_FRAMES = 3  # a sequence pair's score: the 3rd best frame match (one frame can be a fluke)
@@ -133,14 +142,25 @@ def sequence_similarity(
     """(n_owners, n_owners), symmetric: how well the frames of one owner match those of another
     under a crop of either: the ``frames``-th best, over one owner's frames, of each one's best
     centre correlation with a cropped frame of the other (the best, when it has fewer frames);
-    -1 on the diagonal. ``owners`` sorted (thumbnails of one owner together). All pairs under
-    ``COARSE_CROPS``; pairs reaching ``CANDIDATE_MIN`` again under ``FINE_CROPS``."""
-    score = _scores(thumbnails, owners, n_owners, frames, COARSE_CROPS)
+    -1 on the diagonal. ``owners`` sorted (thumbnails of one owner together).
+
+    All pairs are compared on ``COARSE_FRAMES`` frames of each owner (evenly spaced) under
+    ``COARSE_CROPS`` (best frame match); those reaching ``CANDIDATE_MIN`` on all their frames
+    under ``FINE_CROPS``; the others keep their coarse score."""
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+    stops = np.r_[starts[1:], len(owners)]
+    sample = np.concatenate(
+        [
+            np.unique(np.linspace(start, stop - 1, COARSE_FRAMES).round().astype(int))
+            for start, stop in zip(starts, stops, strict=True)
+        ]
+    )
+    score = _scores(thumbnails[sample], owners[sample], n_owners, 1, COARSE_CROPS)
     score = np.maximum(score, score.T)
     for a, b in zip(*np.nonzero(np.triu(score >= CANDIDATE_MIN, 1)), strict=True):
         pair = (owners == a) | (owners == b)
         fine = _scores(thumbnails[pair], owners[pair], n_owners, frames, FINE_CROPS)
-        score[a, b] = score[b, a] = max(score[a, b], fine[a, b], fine[b, a])
+        score[a, b] = score[b, a] = max(fine[a, b], fine[b, a])
     return score
 
 
