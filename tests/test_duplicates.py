@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from dynbus import config as study_config
 from dynbus.atomic import write_json
 from dynbus.cli import main as dynbus
 from dynbus.duplicates import hash_sequence, near_pairs
@@ -266,7 +267,7 @@ def test_altered_copies_found_across_patients(altered: Path, name: str) -> None:
         (pairs["sequence_a"] == min(source, copy)) & (pairs["sequence_b"] == max(source, copy))
     ]
     assert len(found) == 1 and not found.iloc[0]["same_patient"]
-    assert found.iloc[0]["correlation"] >= 0.94
+    assert found.iloc[0]["correlation"] >= study_config.load(None)["duplicates"]["min_correlation"]
 
 
 def test_distinct_sweeps_and_own_copies_are_no_leaks(altered: Path, capsys) -> None:
