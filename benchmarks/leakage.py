@@ -3,10 +3,10 @@
 On a study's frame folders (``--frames``, ``--manifest``: e.g. the demo's ``results/frames`` and
 ``results/manifest.csv``), the real check (``dynbus.duplicates.find_duplicates`` with the
 default configuration) counts the false alarms: pairs of distinct sweeps, of one patient or of
-two. Then ``--sources`` sweeps, evenly spread over the study, are each copied under every
-alteration of ``ALTERATIONS`` (crops in pixels of a 128 x 160 frame, scaled to the frame size;
-with ``--size ROWSxCOLUMNS`` the sweeps are first resized to that size; ``--no-check`` skips the
-count), and each copy is scored
+two (and how many distinct pairs score above a few correlations). Then ``--sources`` sweeps,
+evenly spread over the study, are each copied under every alteration of ``ALTERATIONS`` (crops
+in pixels of a 128 x 160 frame, scaled to the frame size; with ``--size ROWSxCOLUMNS`` the
+sweeps are first resized to that size; ``--no-check`` skips the count), and each copy is scored
 against its sweep as the check scores a pair: the crop-tolerant correlation
 (``dynbus.crop_match.sequence_similarity``) and the closest pHash distance. Prints, per
 alteration, how many copies are found, the lowest correlation and the pHash distances.
@@ -34,6 +34,8 @@ from dynbus.phash import downscale, hash_downscales
 from dynbus.png_io import read_png
 
 Alteration = Callable[[np.ndarray, float], np.ndarray]
+LISTED = 0.9  # the false-alarm run lists distinct pairs from this correlation on
+THRESHOLDS = (0.92, 0.94, 0.95, 0.96, 0.97)
 
 
 def _crop(top: int, bottom: int, left: int, right: int) -> Alteration:
@@ -132,16 +134,27 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not args.no_check:
         start, cpu = time.perf_counter(), time.process_time()
-        pairs = find_duplicates(
-            args.frames, manifest, cfg["max_distance"], cfg["min_contrast"], cfg["min_correlation"]
+        pairs = find_duplicates(  # every pair down to LISTED, to show the margin
+            args.frames, manifest, cfg["max_distance"], cfg["min_contrast"], LISTED
         )
+        alarms = pairs[
+            (pairs["frame_pairs"] > 0) | (pairs["correlation"] >= cfg["min_correlation"])
+        ]
         print(
             f"{len(manifest)} sweeps of {manifest['patient_id'].nunique()} patients, "
             f"{int(manifest['n_frames'].sum())} frames: check {time.perf_counter() - start:.1f} s "
             f"wall, {time.process_time() - cpu:.1f} s CPU; false alarms: "
-            f"{int(pairs['same_patient'].sum())} pairs of one patient, "
-            f"{int((~pairs['same_patient']).sum())} of two"
+            f"{int(alarms['same_patient'].sum())} pairs of one patient, "
+            f"{int((~alarms['same_patient']).sum())} of two"
         )
+        for same, group in pairs.groupby("same_patient"):
+            counts = ", ".join(
+                f">= {t}: {int((group['correlation'] >= t).sum())}" for t in THRESHOLDS
+            )
+            print(
+                f"  pairs of {'one patient' if same else 'two patients'}: highest correlation "
+                f"{group['correlation'].max():.4f}; {counts}"
+            )
     picks = np.linspace(0, len(manifest) - 1, args.sources).round().astype(int)
     results: dict[str, list[tuple[float, int]]] = {name: [] for name in ALTERATIONS}
     for pick in picks:
