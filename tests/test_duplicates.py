@@ -1,20 +1,26 @@
 """Duplicate / leakage check: pHash, multi-index search against brute force, planted duplicates
-across patients found and kept in one split."""
+across patients found and kept in one split; cropped, rescaled, brightened and re-encoded copies
+found by the crop-tolerant check, distinct sweeps not."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
+from dynbus import config as study_config
 from dynbus.atomic import write_json
 from dynbus.cli import main as dynbus
 from dynbus.duplicates import hash_sequence, near_pairs
 from dynbus.errors import InputFileError
+from dynbus.frames import write_frame_folder
 from dynbus.phash import phash
 from dynbus.png_io import encode_png, read_png
 from tests.source_exporters import dicom_study
@@ -154,7 +160,11 @@ def test_stored_hashes_are_those_of_the_pngs(study: Path, tmp_path: Path) -> Non
     for meta_path in stripped.glob("*/meta.json"):
         meta = json.loads(meta_path.read_text())
         assert ("phash" in meta) == (meta_path.parent.name != "Splanted0001")
-        kept = {key: value for key, value in meta.items() if not key.startswith("phash")}
+        kept = {
+            key: value
+            for key, value in meta.items()
+            if not key.startswith("phash") and key != "thumbnails"
+        }
         meta_path.write_text(json.dumps(kept))
     for folder in stripped.iterdir():
         from_pngs = hash_sequence(folder, stride=2)
@@ -176,3 +186,99 @@ def test_a_damaged_stored_hash_names_the_file(study: Path, tmp_path: Path) -> No
     (folder / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(InputFileError, match="meta.json.*hashes"):
         hash_sequence(folder)
+
+
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buffer))
+
+
+def _rescaled(image: np.ndarray, factor: float) -> np.ndarray:
+    rows, columns = image.shape
+    size = (round(columns * factor), round(rows * factor))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+
+
+def _levels(image: np.ndarray, shift: int = 0, gamma: float = 1.0) -> np.ndarray:
+    return np.clip(255 * (image / 255) ** gamma + shift + 0.5, 0, 255).astype(np.uint8)
+
+
+# re-exports of a sweep (128 x 160): name -> (first and last frame copied, the change)
+ALTERED: dict[str, tuple[int, int, Callable[[np.ndarray], np.ndarray]]] = {
+    "crop3": (0, 99, lambda im: im[3:-3, 3:-3]),
+    "crop6": (0, 99, lambda im: im[6:-6, 6:-6]),
+    "crop10": (0, 99, lambda im: im[10:-10, 10:-10]),
+    "crop3-10": (0, 99, lambda im: im[3:-10, 10:-3]),
+    "rescale0.9": (0, 99, lambda im: _rescaled(im, 0.9)),
+    "rescale1.1": (0, 99, lambda im: _rescaled(im, 1.1)),
+    "brighter20": (0, 99, lambda im: _levels(im, 20)),
+    "darker20": (0, 99, lambda im: _levels(im, -20)),
+    "gamma1.5": (0, 99, lambda im: _levels(im, gamma=1.5)),
+    "jpeg50": (0, 99, lambda im: _jpeg(im, 50)),
+    "part-crop5-jpeg70": (2, 5, lambda im: _jpeg(_levels(im[5:-5, 4:-6], -10), 70)),
+}
+
+
+def _copy_id(name: str) -> str:
+    return "S" + name.replace(".", "_")
+
+
+def _plant(root: Path, source: pd.Series, name: str, patient: str, sequence: str) -> dict:
+    """Write an altered copy of ``source``'s frames (``ALTERED[name]``) through the frame writer
+    as ``sequence`` of ``patient``; return its manifest row."""
+    first, last, change = ALTERED[name]
+    folder = root / "frames" / source.sequence_id
+    frames = [
+        change(read_png(folder / f"{index:06d}.png"))
+        for index in range(first, min(last, int(source.n_frames) - 1) + 1)
+    ]
+    rows, columns = frames[0].shape
+    meta = {"n_frames": len(frames), "rows": rows, "columns": columns}
+    write_frame_folder(root / "frames" / sequence, [lambda f=f: f for f in frames], meta, 1, name)
+    row = {"sequence_id": sequence, "patient_id": patient, "n_frames": len(frames)}
+    return source.to_dict() | row | {"rows": rows, "columns": columns}
+
+
+@pytest.fixture(scope="module")
+def altered(study: Path, tmp_path_factory) -> Path:
+    """The study plus an altered copy of its first sequence per ``ALTERED`` entry, each of a new
+    patient, and a cropped copy of its second sequence of that sequence's own patient; checked
+    (``duplicates.csv``)."""
+    root = tmp_path_factory.mktemp("altered")
+    shutil.copytree(study, root, dirs_exist_ok=True)
+    manifest = pd.read_csv(root / "manifest.csv")
+    first, second = manifest.iloc[0], manifest.iloc[1]
+    rows = [
+        _plant(root, first, name, f"Pcopy{k:02d}", _copy_id(name)) for k, name in enumerate(ALTERED)
+    ]
+    rows.append(_plant(root, second, "crop6", second.patient_id, "Sown_crop6"))
+    pd.concat([manifest, pd.DataFrame(rows)]).to_csv(root / "manifest.csv", index=False)
+    assert _duplicates(root, "merge") == 0
+    return root
+
+
+@pytest.mark.parametrize("name", ALTERED)
+def test_altered_copies_found_across_patients(altered: Path, name: str) -> None:
+    pairs = pd.read_csv(altered / "duplicates.csv")
+    source = pd.read_csv(altered / "manifest.csv").iloc[0].sequence_id
+    copy = _copy_id(name)
+    found = pairs[
+        (pairs["sequence_a"] == min(source, copy)) & (pairs["sequence_b"] == max(source, copy))
+    ]
+    assert len(found) == 1 and not found.iloc[0]["same_patient"]
+    assert found.iloc[0]["correlation"] >= study_config.load(None)["duplicates"]["min_correlation"]
+
+
+def test_distinct_sweeps_and_own_copies_are_no_leaks(altered: Path, capsys) -> None:
+    """Only the planted copies link sequences; a copy within one patient is listed, not a leak."""
+    assert _duplicates(altered, "error") == 2  # the copies across patients
+    assert "share near-duplicate frames" in capsys.readouterr().err
+    pairs = pd.read_csv(altered / "duplicates.csv")
+    manifest = pd.read_csv(altered / "manifest.csv")
+    study = set(manifest["sequence_id"][:6])
+    linked = pairs[pairs["sequence_a"].isin(study) & pairs["sequence_b"].isin(study)]
+    assert linked.empty
+    own = pairs[(pairs["sequence_a"] == "Sown_crop6") | (pairs["sequence_b"] == "Sown_crop6")]
+    assert len(own) == 1 and own.iloc[0]["same_patient"]
+    assert manifest.iloc[1].sequence_id in set(own[["sequence_a", "sequence_b"]].iloc[0])

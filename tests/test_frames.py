@@ -14,9 +14,10 @@ from PIL import Image
 from pydicom.pixels import pixel_array
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
+from dynbus.crop_match import from_base64, thumbnails
 from dynbus.errors import InputFileError
 from dynbus.frames import extract_frames
-from dynbus.phash import phash, to_hex
+from dynbus.phash import downscale, phash, to_hex
 from tests.dicom_factory import (
     make_us,
     pattern,
@@ -147,6 +148,7 @@ def test_real_ultrasound_cine_via_cli(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     meta = json.loads((out / "meta.json").read_text())
     hashes, contrast = meta.pop("phash"), meta.pop("phash_contrast")
+    thumbs = from_base64(meta.pop("thumbnails"), 30)
     assert meta == {
         "n_frames": 30,
         "rows": 240,
@@ -160,6 +162,7 @@ def test_real_ultrasound_cine_via_cli(tmp_path: Path) -> None:
     recomputed, recomputed_contrast = phash(frames)
     assert hashes == to_hex(recomputed)
     assert contrast == recomputed_contrast.tolist()
+    np.testing.assert_array_equal(thumbs, thumbnails(np.stack([downscale(f) for f in frames])))
     assert len(set(hashes)) > 1  # a cine's frames differ
 
 

@@ -10,12 +10,16 @@ every frame shares, so frames of different patients fall within 2-4 bits. Frames
 frames) are not compared. Pairs of frames of different sequences whose hashes differ in at most
 ``duplicates.max_distance`` bits are found by multi-index hashing (the 256 bits cut into
 ``max_distance + 1`` chunks: a near pair agrees exactly on one chunk, so only frames sharing a
-chunk value are compared) instead of all pairs.
+chunk value are compared) instead of all pairs. A copy cropped by a few % from its borders has
+other pHashes; sequences are also compared by their frames' thumbnails under crops
+(:mod:`dynbus.crop_match`), and a pair scoring ``duplicates.min_correlation`` or more is a
+duplicate too.
 
 ``results/reports/duplicates.csv`` lists every pair of sequences that share near-duplicate frames
-(closest frame pair, its distance, how many frame pairs). Pairs across patients make those
-patients one unit of the split (``action: merge``, read by ``dynbus split --duplicates``) or stop
-the run (``action: error``).
+(closest frame pair, its pHash distance, how many frame pairs are within ``max_distance``: 0 for a
+pair found by its crop-tolerant score alone, and that score, ``correlation``). Pairs across
+patients make those patients one unit of the split (``action: merge``, read by
+``dynbus split --duplicates``) or stop the run (``action: error``).
 """
 
 from __future__ import annotations
@@ -32,9 +36,16 @@ from scipy.sparse.csgraph import connected_components
 from dynbus import config as study_config
 from dynbus.atomic import write_csv
 from dynbus.batch import process_map
+from dynbus.crop_match import (
+    MATCHED_FRAMES,
+    best_frame_pair,
+    from_base64,
+    sequence_similarity,
+    thumbnails,
+)
 from dynbus.csv_input import read_csv_checked
 from dynbus.errors import DynbusError, InputFileError
-from dynbus.phash import from_hex, phash
+from dynbus.phash import downscale, from_hex, hash_downscales
 from dynbus.png_io import read_png
 
 PAIR_COLUMNS = [
@@ -46,32 +57,40 @@ PAIR_COLUMNS = [
     "frame_b",
     "distance",
     "frame_pairs",
+    "correlation",
     "same_patient",
 ]
 
 
-def hash_sequence(folder: Path, stride: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frame indices, hashes, contrasts) of every ``stride``-th frame of a frame folder.
+def hash_sequence(
+    folder: Path, stride: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(frame indices, hashes, contrasts, thumbnails) of every ``stride``-th frame of a frame
+    folder.
 
-    The hashes its writer stored in ``meta.json`` (``phash``, ``phash_contrast``) when present;
-    otherwise (a folder written before they were stored, or by hand) hashed from the PNGs.
+    What its writer stored in ``meta.json`` (``phash``, ``phash_contrast``, ``thumbnails``) when
+    present; otherwise (a folder written before they were stored, or by hand) from the PNGs.
     """
     meta_path = folder / "meta.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         n_frames = int(meta["n_frames"])
-        stored = meta.get("phash")
-        if stored is not None:
-            hashes = from_hex(stored)
+        stored = "phash" in meta and "thumbnails" in meta
+        if stored:
+            hashes = from_hex(meta["phash"])
             contrast = np.asarray(meta["phash_contrast"], dtype=np.float32)
+            thumbs = from_base64(meta["thumbnails"], n_frames)
             if not len(hashes) == len(contrast) == n_frames:
                 raise ValueError(f"{len(hashes)} hashes and {len(contrast)} contrasts")
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise InputFileError(meta_path, f"no valid n_frames or hashes ({error})") from error
+        raise InputFileError(
+            meta_path, f"no valid n_frames, hashes or thumbnails ({error})"
+        ) from error
     indices = np.arange(0, n_frames, stride)
-    if stored is not None:
-        return indices, hashes[indices], contrast[indices]
-    return indices, *phash(read_png(folder / f"{index:06d}.png") for index in indices)
+    if stored:
+        return indices, hashes[indices], contrast[indices], thumbs[indices]
+    small = np.stack([downscale(read_png(folder / f"{index:06d}.png")) for index in indices])
+    return indices, *hash_downscales(small), thumbnails(small)
 
 
 def _chunk_candidates(keys: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +149,7 @@ def _distance(words: list[np.ndarray], i: np.ndarray, j: np.ndarray) -> np.ndarr
     return distance
 
 
-def _hash_job(job: tuple[Path, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _hash_job(job: tuple[Path, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return hash_sequence(*job)
 
 
@@ -139,10 +158,13 @@ def find_duplicates(
     manifest: pd.DataFrame,
     max_distance: int,
     min_contrast: float,
+    min_correlation: float,
     stride: int = 1,
     workers: int = 1,
 ) -> pd.DataFrame:
-    """The sequence pairs sharing near-duplicate frames (columns ``PAIR_COLUMNS``)."""
+    """The sequence pairs sharing near-duplicate frames (columns ``PAIR_COLUMNS``): frames whose
+    pHashes differ in at most ``max_distance`` bits, or sequences whose crop-tolerant score
+    (:func:`dynbus.crop_match.sequence_similarity`) reaches ``min_correlation``."""
     sequences = manifest["sequence_id"].tolist()
     jobs = [(frames_dir / sequence_id, stride) for sequence_id in sequences]
     hashed = process_map(_hash_job, jobs, workers)  # PNG parsing holds the GIL: processes
@@ -150,12 +172,12 @@ def find_duplicates(
     frame = np.concatenate([h[0] for h in hashed])
     hashes = np.concatenate([h[1] for h in hashed])
     informative = np.concatenate([h[2] for h in hashed]) >= min_contrast
+    thumbs = np.concatenate([h[3] for h in hashed])[informative]
     owner, frame, hashes = owner[informative], frame[informative], hashes[informative]
     # one entry per distinct hash of a sequence: a still probe repeats the same frame many times
     _, first = np.unique(np.column_stack([owner, hashes.view(np.int64)]), axis=0, return_index=True)
-    owner, frame, hashes = owner[first], frame[first], hashes[first]
+    owner, frame, hashes, thumbs = owner[first], frame[first], hashes[first], thumbs[first]
     i, j, distance = near_pairs(hashes, owner, max_distance)
-    patients = manifest["patient_id"].to_numpy()
     pairs = pd.DataFrame(
         {
             "a": owner[i],
@@ -172,20 +194,53 @@ def find_duplicates(
     pairs = pairs.sort_values(["a", "b", "distance", "frame_a", "frame_b"])
     counts = pairs.groupby(["a", "b"]).size().rename("frame_pairs")
     best = pairs.drop_duplicates(["a", "b"]).join(counts, on=["a", "b"])
+    score = sequence_similarity(thumbs, owner, len(sequences), MATCHED_FRAMES)
+    cropped = _cropped_pairs(score, min_correlation, owner, frame, hashes, thumbs, best)
+    best = pd.concat([best, cropped]).sort_values(["a", "b"])
+    a, b = best["a"].to_numpy(int), best["b"].to_numpy(int)
+    patients = manifest["patient_id"].to_numpy()
     return pd.DataFrame(
         {
-            "sequence_a": [sequences[k] for k in best["a"]],
-            "patient_a": patients[best["a"].to_numpy(int)],
+            "sequence_a": [sequences[k] for k in a],
+            "patient_a": patients[a],
             "frame_a": best["frame_a"].to_numpy(int),
-            "sequence_b": [sequences[k] for k in best["b"]],
-            "patient_b": patients[best["b"].to_numpy(int)],
+            "sequence_b": [sequences[k] for k in b],
+            "patient_b": patients[b],
             "frame_b": best["frame_b"].to_numpy(int),
             "distance": best["distance"].to_numpy(int),
             "frame_pairs": best["frame_pairs"].to_numpy(int),
-            "same_patient": patients[best["a"].to_numpy(int)] == patients[best["b"].to_numpy(int)],
+            "correlation": score[a, b].round(4),
+            "same_patient": patients[a] == patients[b],
         },
         columns=PAIR_COLUMNS,
     )
+
+
+def _cropped_pairs(
+    score: np.ndarray,
+    min_correlation: float,
+    owner: np.ndarray,
+    frame: np.ndarray,
+    hashes: np.ndarray,
+    thumbs: np.ndarray,
+    found: pd.DataFrame,
+) -> pd.DataFrame:
+    """The sequence pairs (a < b) scoring ``min_correlation`` or more that no pHash pair links
+    (``found``), each with its best-matching frames, their pHash distance and 0 frame pairs."""
+    a, b = np.nonzero(np.triu(score >= min_correlation, 1))
+    linked = set(zip(found["a"], found["b"], strict=True))
+    rows = []
+    for left, right in zip(a.tolist(), b.tolist(), strict=True):
+        if (left, right) in linked:
+            continue
+        in_left, in_right = np.flatnonzero(owner == left), np.flatnonzero(owner == right)
+        i, j = best_frame_pair(thumbs[in_left], thumbs[in_right])
+        i, j = in_left[i], in_right[j]
+        distance = _distance(
+            [np.ascontiguousarray(w) for w in hashes.T], np.array([i]), np.array([j])
+        )
+        rows.append((left, right, frame[i], frame[j], int(distance[0]), 0))
+    return pd.DataFrame(rows, columns=["a", "b", "frame_a", "frame_b", "distance", "frame_pairs"])
 
 
 def split_units(patients: pd.Series, duplicates: pd.DataFrame | None) -> pd.Series:
@@ -226,6 +281,7 @@ def main(args: argparse.Namespace) -> None:
         manifest.sort_values("sequence_id").reset_index(drop=True),
         cfg["max_distance"],
         cfg["min_contrast"],
+        cfg["min_correlation"],
         args.stride,
         args.workers,
     )
@@ -241,6 +297,7 @@ def main(args: argparse.Namespace) -> None:
         raise DynbusError(
             f"{len(cross)} sequence pairs of different patients share near-duplicate frames, "
             f"e.g. {first['sequence_a']} frame {first['frame_a']} and {first['sequence_b']} "
-            f"frame {first['frame_b']} (distance {first['distance']}); see {args.out} "
+            f"frame {first['frame_b']} (pHash distance {first['distance']}, crop-tolerant "
+            f"correlation {first['correlation']}); see {args.out} "
             "(or set duplicates.action: merge)"
         )

@@ -3,8 +3,8 @@
 INPUT is one (multi-frame) DICOM file or a directory of single-frame files of one series
 (grouped by SeriesInstanceUID, ordered by InstanceNumber). OUTDIR receives ``{frame:06d}.png``
 (full frame size) and ``meta.json`` (``n_frames, rows, columns, frame_time_ms, regions`` and each
-frame's perceptual hash for the duplicate check, ``phash, phash_contrast``); it is built in a
-temporary sibling and renamed, so a failure leaves nothing.
+frame's perceptual hash and thumbnail for the duplicate check, ``phash, phash_contrast,
+thumbnails``); it is built in a temporary sibling and renamed, so a failure leaves nothing.
 
 JPEG Baseline YCbCr / monochrome frames take a fast path: only the luma is decoded
 (``simplejpeg``, colourspace GRAY), which is the ITU-R BT.601 gray of the colour frame. Every other
@@ -26,6 +26,7 @@ from pydicom.pixels import apply_color_lut, apply_voi_lut
 from pydicom.uid import JPEGBaseline8Bit
 
 from dynbus.atomic import atomic_dir, write_json
+from dynbus.crop_match import thumbnails, to_base64
 from dynbus.deid.pixels import ultrasound_regions
 from dynbus.dicom_io import (
     decode_jpeg_luma,
@@ -193,7 +194,8 @@ def write_frame_folder(
 
     ``frames`` are callables returning ``meta['rows']`` x ``meta['columns']`` uint8 images; they
     run in ``workers`` threads. ``meta.json`` also gets each frame's perceptual hash and contrast
-    (``phash``, ``phash_contrast``; :mod:`dynbus.phash`), taken while the frame is in memory.
+    (``phash``, ``phash_contrast``; :mod:`dynbus.phash`) and 32 x 32 thumbnail (``thumbnails``,
+    :mod:`dynbus.crop_match`), taken while the frame is in memory.
     ``name`` identifies the source in the size-mismatch error.
     """
     if not frames:
@@ -215,6 +217,8 @@ def write_frame_folder(
             small = [write(index) for index in range(len(frames))]
         hashes, contrast = hash_downscales(np.stack(small))
         meta = meta | {"phash": to_hex(hashes), "phash_contrast": contrast.tolist()}
+        # the crop-tolerant duplicate check's input (dynbus.crop_match): the same downscales
+        meta["thumbnails"] = to_base64(thumbnails(np.stack(small)))
         write_json(tmp / "meta.json", meta)
     return meta
 
