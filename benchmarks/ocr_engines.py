@@ -47,10 +47,11 @@ def rapidocr_onnxruntime() -> Reader:
 
 
 def rapidocr() -> Reader:
-    """RapidOCR 3 with its bundled default models, one thread, no angle classifier."""
+    """RapidOCR 3 with its bundled default models and dynbus's settings."""
     from rapidocr import RapidOCR
 
     engine = RapidOCR(params={"Global.use_cls": False, "Global.log_level": "error",
+                              "Det.limit_type": "max", "Det.limit_side_len": 1280,
                               "EngineConfig.onnxruntime.intra_op_num_threads": 1,
                               "EngineConfig.onnxruntime.inter_op_num_threads": 1})  # fmt: skip
 
