@@ -4,8 +4,8 @@ Per sequence, on the decoded frames: (1) the check inside the file's own ultraso
 usual case: the simulator's banner lies outside it, so anything found is a false positive on
 tissue) and (2) the check with the region widened to the whole frame (the banner, labels and
 scale are then inside the kept area: found, read by OCR once, blanked). Prints the median and
-maximum CPU time per sequence (this process and its Tesseract children: wall time on a shared
-machine says little) and the false-positive and banner-found counts.
+maximum CPU time per sequence (this process, OCR included: wall time on a shared machine says
+little) and the false-positive and banner-found counts.
 
     .venv/bin/python benchmarks/burned_text.py [--patients 10] [--rows 256 --columns 320]
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,12 +25,6 @@ import pydicom
 
 from dynbus.deid.burned_text import check_burned_text
 from dynbus.deid.pixels import decoded_frames, region_mask, ultrasound_regions
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process plus its finished children (Tesseract)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -56,13 +49,13 @@ def main() -> None:
             frames = decoded_frames(ds)
             frames_seen.append(len(frames))
             kept = region_mask(ultrasound_regions(ds), ds.Rows, ds.Columns)
-            start = cpu_seconds()
+            start = time.process_time()
             check = check_burned_text(frames, kept, 255, invert=False, use_ocr=True)
-            region_s.append(cpu_seconds() - start)
+            region_s.append(time.process_time() - start)
             false_positive_px.append(int(region_mask(check.blank, ds.Rows, ds.Columns).sum()))
-            start = cpu_seconds()
+            start = time.process_time()
             whole = check_burned_text(frames, np.ones_like(kept), 255, invert=False, use_ocr=True)
-            whole_s.append(cpu_seconds() - start)
+            whole_s.append(time.process_time() - start)
             top = int(ds.SequenceOfUltrasoundRegions[0].RegionLocationMinY0)
             banner_found += any(box[1] < top - 2 for box in whole.text)
     print(json.dumps({

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from PIL import Image
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.pixels import pixel_array
 
+from dynbus.deid.ocr import engine, require_ocr
 from dynbus.deid.pixels import mask_spans, region_mask, ultrasound_regions
 from dynbus.deid.profile import table
 from dynbus.dicom_io import decode_frames
@@ -324,17 +322,12 @@ def test_no_regions_needs_fallback_box(tmp_path: Path, key: Path) -> None:
 
 
 NAME = "PHINAME DOE"
-TESSERACT = shutil.which("tesseract")
 
 
 def ocr_text(frame: np.ndarray) -> str:
-    """What Tesseract reads in a gray frame (upscaled, inverted: dark text on white)."""
-    image = Image.fromarray(255 - frame).resize((frame.shape[1] * 3, frame.shape[0] * 3))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    run = subprocess.run([str(TESSERACT), "stdin", "stdout", "--psm", "11"],
-                         input=buffer.getvalue(), capture_output=True, check=True)  # fmt: skip
-    return run.stdout.decode()
+    """What the locked OCR engine reads in a gray frame."""
+    found, _ = engine()(np.repeat(frame[..., None], 3, axis=-1))
+    return " ".join(text for _, text, _ in found or [])
 
 
 def burned_cine(regions: list[tuple[int, int, int, int]]) -> tuple[Dataset, np.ndarray]:
@@ -372,9 +365,8 @@ def test_text_inside_the_regions_is_found_and_blanked(tmp_path: Path, key: Path,
     assert "PHINAME" not in audit_text and "DOE" not in audit_text.upper().replace("DOE_", "")
     check = json.loads(audit_text)["files"][0]["pixels"]["burned_in_text"]
     assert check["mode"] == "blank" and check["checked"] and check["blanked"]
-    if TESSERACT:
-        assert check["ocr"].startswith("tesseract") and check["text_areas"]
-        assert "PHINAME" in ocr_text(before[0]) and "PHINAME" not in ocr_text(after[0])
+    assert check["ocr"] == require_ocr() and check["text_areas"]
+    assert "PHINAME" in ocr_text(before[0]) and "PHINAME" not in ocr_text(after[0])
 
 
 def test_static_cue_alone_without_ocr(tmp_path: Path, key: Path) -> None:
@@ -387,7 +379,6 @@ def test_static_cue_alone_without_ocr(tmp_path: Path, key: Path) -> None:
     assert pydicom.dcmread(out).BurnedInAnnotation == "NO"
 
 
-@pytest.mark.skipif(TESSERACT is None, reason="needs Debian's tesseract-ocr (CI installs it)")
 def test_single_frame_text_is_found_by_ocr(tmp_path: Path, key: Path) -> None:
     """No static cue in one frame: OCR of the whole kept area finds the name, nothing else."""
     frames = pattern(1, 96, 128, 1, 160, seed=9)
@@ -414,21 +405,31 @@ def test_error_mode_names_the_file(tmp_path: Path, key: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("frames", "config"),
-    [(10, '{"deid": {"burned_in_text": "off"}}'), (1, '{"deid": {"ocr": false}}')],
+    ("frames", "config", "why"),
+    [
+        (10, '{"deid": {"burned_in_text": "off"}}', "deid.burned_in_text: off"),
+        (1, '{"deid": {"ocr": false}}',
+         "none: 1 frame(s), 100% of bright pixels still; OCR not run: deid.ocr false"),
+    ],
     ids=["check-off", "single-frame-without-ocr"],
-)
+)  # fmt: skip
 def test_burned_in_annotation_yes_unless_checked(
-    tmp_path: Path, key: Path, frames: int, config: str
+    tmp_path: Path, key: Path, frames: int, config: str, why: str
 ) -> None:
+    """Unchecked files keep BurnedInAnnotation YES, get a console line and the audit's list."""
     ds = make_us(pattern(frames, 48, 64, 1, 160, seed=2), regions=[(0, 0, 63, 47)])
     raw = save(ds, tmp_path / "raw.dcm")
     run = deidentify(raw, tmp_path / "out.dcm", "--key", key, "--audit", tmp_path / "a.json",
                      "--config", config)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert pydicom.dcmread(tmp_path / "out.dcm").BurnedInAnnotation == "YES"
-    check = json.loads((tmp_path / "a.json").read_text())["files"][0]["pixels"]["burned_in_text"]
-    assert check["checked"] is False
+    audit = json.loads((tmp_path / "a.json").read_text())
+    assert audit["files"][0]["pixels"]["burned_in_text"]["checked"] is False
+    assert audit["burned_in_text_not_checked"] == ["out.dcm"]
+    assert run.stderr.splitlines() == [
+        f"dynbus deidentify: {raw}: burned-in text not checked ({why}); "
+        "written with BurnedInAnnotation YES"
+    ]
 
 
 def test_preamble_overlays_unknown_tags_and_text_value_removed(tmp_path: Path, key: Path) -> None:

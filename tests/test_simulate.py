@@ -140,10 +140,16 @@ def test_phi_in_header_and_folder_names(files: list[Path]) -> None:
 
 
 def test_banner_burns_name_id_and_date_outside_the_region(files: list[Path]) -> None:
+    """Latin names burn in ASCII; Chinese names (GB18030 headers) burn in Chinese characters."""
+    charsets = set()
     for path in files:
         ds = pydicom.dcmread(path)
+        alphabetic, *ideographic = str(ds.PatientName).split("=")
+        charsets.add(ds.SpecificCharacterSet)
+        assert ds.SpecificCharacterSet == ("GB18030" if ideographic else "ISO_IR 192")
+        name = ideographic[0].replace("^", "") if ideographic else ascii_fold(alphabetic)
         lines = banner_lines(
-            ascii_fold(str(ds.PatientName).split("=")[0]),
+            name.replace("^", " "),
             ds.PatientID,
             ds.PatientBirthDate,
             ds.StudyDate,
@@ -155,6 +161,7 @@ def test_banner_burns_name_id_and_date_outside_the_region(files: list[Path]) -> 
         assert ds.SequenceOfUltrasoundRegions[0].RegionLocationMinY0 >= len(expected)
         correlation = np.corrcoef(shown.ravel(), expected.ravel().astype(float))[0, 1]
         assert correlation > 0.9, path
+    assert charsets == {"GB18030", "ISO_IR 192"}
 
 
 def test_boxes_lie_in_the_image_area_of_existing_frames(

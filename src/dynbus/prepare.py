@@ -25,6 +25,7 @@ from pathlib import Path
 from dynbus import config as dynbus_config
 from dynbus.atomic import atomic_dir
 from dynbus.batch import Outcome, run_batch
+from dynbus.deid.burned_text import ocr_setting
 from dynbus.deid.cli import deidentify_sequence
 from dynbus.errors import DynbusError, InputFileError
 from dynbus.frames import dataset_frames, sequence_meta, write_frame_folder
@@ -77,6 +78,7 @@ class SequencePreparer:
         self.root = root
         self.files = files
         self.settings = dynbus_config.load(args.config)["deid"]
+        ocr_setting(self.settings)
         self.key = load_or_create_key(args.key)
 
     def outputs(self, sequence_id: str) -> tuple[Path, Path, Path]:
@@ -90,7 +92,7 @@ class SequencePreparer:
     def __call__(self, sequence_id: str) -> int:
         deid, audit, frames = self.outputs(sequence_id)
         try:
-            datasets = deidentify_sequence(
+            datasets, _ = deidentify_sequence(
                 self.files[sequence_id], deid, self.key, self.settings, audit
             )
             paths = [deid / f"{index:06d}.dcm" for index in range(len(datasets))]

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from dynbus.deid.ocr import Box, Word, read_words, tesseract_version
+from dynbus.deid.ocr import Box, Word, read_words, require_ocr
 
 STILL_RANGE = 1 / 32  # of full scale: static ink is exact (lossless) or nearly (JPEG)
 INK_LEVEL = 1 / 5  # of full scale: overlays are drawn bright on the dark screen
@@ -29,14 +29,15 @@ MIN_INK = 12  # pixels of ink in a candidate area
 MIN_DENSITY = 0.15  # ink / pixels of the joined area: letters are dense, chance pixels sparse
 LETTER_GAP = 4  # columns: ink closer than this joins into one area (letters into words)
 PAD = 2  # pixels blanked around each area
-OCR_SCALE = 3  # small scanner fonts (8-12 px) need upscaling for Tesseract
-# OCR word filters (confidence 0-100, letters and digits): on static ink a label reads as a short
-# word; on tissue speckle Tesseract reads 2-letter words with confidence up to ~85 and longer
-# ones up to ~50, so there a word needs 3 characters at 70, or to share a line with such a word
+OCR_SCALE = 3  # small scanner fonts (8-12 px) need upscaling
+# OCR line filters (confidence 0-100, letters and digits; a Chinese name has 2-3 characters): on
+# static ink a label reads as a short line; on tissue a line needs 3 characters at 70, or to
+# share a line with such a line (docs/ocr.md: the engine reads no line on simulated tissue)
 WORD_ON_INK = (50.0, 2)
 WORD_ON_TISSUE = (70.0, 3)
 WORD_ON_TEXT_LINE = (35.0, 2)
 GAP = 12  # pixels between crops in the OCR mosaic
+OCR_OFF = "not run: deid.ocr false"
 
 
 @dataclass
@@ -61,13 +62,19 @@ class TextCheck:
         }
 
 
+def ocr_setting(settings: dict[str, object]) -> str:
+    """What OCR the ``deid`` settings run: its version, or :data:`OCR_OFF`. An error when OCR
+    is asked for (``ocr: true``, the default) and not installed: never a silent run without."""
+    return require_ocr() if settings.get("ocr", True) else OCR_OFF
+
+
 def check_burned_text(
     frames: np.ndarray, kept: np.ndarray, full_scale: int, invert: bool, use_ocr: bool
 ) -> TextCheck:
     """Find burned-in text and static overlays inside ``kept`` (bool rows x columns).
 
     ``frames`` is (T, rows, columns[, samples]) as stored; ``invert`` for MONOCHROME1 (white is
-    the lowest value); ``use_ocr`` runs Tesseract when it is installed.
+    the lowest value); ``use_ocr`` runs OCR (an error if it is not installed).
     """
     high, low = frames.max(axis=0).astype(np.int64), frames.min(axis=0).astype(np.int64)
     still_range, level = high - low, (high + low) // 2
@@ -78,8 +85,8 @@ def check_burned_text(
     still = still_range <= round(STILL_RANGE * full_scale)
     bright = kept & (level >= INK_LEVEL * full_scale)
     image = np.clip(level * 255 // max(full_scale, 1), 0, 255).astype(np.uint8)
-    version = tesseract_version() if use_ocr else None
-    ocr = version or ("not run: tesseract not installed" if use_ocr else "not run: deid.ocr false")
+    version = require_ocr() if use_ocr else None
+    ocr = version or OCR_OFF
 
     still_fraction = np.count_nonzero(still & bright) / max(np.count_nonzero(bright), 1)
     if len(frames) < MIN_FRAMES or still_fraction > MAX_STILL_FRACTION:
@@ -136,7 +143,7 @@ def _read_words(image: np.ndarray, areas: list[Box], word: tuple[float, int]) ->
     crops = [image[y0 : y1 + 1, x0 : x1 + 1] for x0, y0, x1, y1 in areas]
     width = max(crop.shape[1] for crop in crops) * OCR_SCALE + 2 * GAP
     height = sum(crop.shape[0] * OCR_SCALE + GAP for crop in crops) + GAP
-    mosaic = np.full((height, width), 255, np.uint8)  # dark text on white for Tesseract
+    mosaic = np.full((height, width), 255, np.uint8)  # dark text on white, as on paper
     offsets = []
     top = GAP
     for crop in crops:

@@ -8,6 +8,7 @@ written unless every input is de-identified.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydicom.dataset import Dataset
 from dynbus import config as dynbus_config
 from dynbus.atomic import atomic_dir, atomic_path, write_json
 from dynbus.deid.audit import Audit
+from dynbus.deid.burned_text import ocr_setting
 from dynbus.deid.deidentify import deidentify_dataset
 from dynbus.deid.keep import KEEP_KEYWORDS
 from dynbus.deid.profile import TABLE_VERSION
@@ -63,23 +65,44 @@ def _deidentify_file(
 
 
 def audit_record(settings: dict[str, Any], audits: list[Audit]) -> dict[str, Any]:
-    """The audit JSON of one output (file or sequence folder)."""
+    """The audit JSON of one output (file or sequence folder), with the outputs whose
+    burned-in text was not checked (they keep BurnedInAnnotation YES)."""
     return {
         "profile": f"DICOM PS3.15 Annex E Table E.1-1 ({TABLE_VERSION})",
         "dates": settings["dates"],
         "other_public_attributes": f"removed unless on the keep-list of "
         f"{len(KEEP_KEYWORDS)} (dynbus.deid.keep)",
+        "burned_in_text_not_checked": [audit.output for audit in audits if _unchecked(audit)],
         "files": [audit.as_dict() for audit in audits],
     }
 
 
+def _unchecked(audit: Audit) -> str | None:
+    """Why the burned-in text of ``audit``'s file was not checked, or None when it was."""
+    check = audit.pixels.get("burned_in_text", {})
+    if check.get("checked", True):
+        return None
+    if check.get("mode") == "off":
+        return "deid.burned_in_text: off"
+    return f"{check['cue']}; OCR {check['ocr']}"
+
+
+def report_unchecked(inputs: list[Path], audits: list[Audit]) -> None:
+    """One line on stderr per input whose burned-in text could not be checked."""
+    for path, audit in zip(inputs, audits, strict=True):
+        why = _unchecked(audit)
+        if why is not None:
+            print(f"dynbus deidentify: {path}: burned-in text not checked ({why}); "
+                  "written with BurnedInAnnotation YES", file=sys.stderr)  # fmt: skip
+
+
 def deidentify_sequence(
     inputs: list[Path], outdir: Path, key: bytes, settings: dict[str, Any], audit: Path | None
-) -> list[Dataset]:
+) -> tuple[list[Dataset], list[Audit]]:
     """De-identify ``inputs`` into ``outdir`` (``000000.dcm, ...``) and write the audit.
 
     Nothing is written unless every input is de-identified. Returns the de-identified datasets
-    in input order, so a caller can go on without reading them back.
+    in input order, so a caller can go on without reading them back, and their audits.
     """
     datasets: list[Dataset] = []
     audits: list[Audit] = []
@@ -90,18 +113,21 @@ def deidentify_sequence(
             audits.append(file_audit)
     if audit is not None:
         write_json(audit, audit_record(settings, audits))
-    return datasets
+    return datasets, audits
 
 
 def main(args: argparse.Namespace) -> None:
     """Run ``dynbus deidentify``."""
     settings = dynbus_config.load(args.config)["deid"]
+    ocr_setting(settings)
     key = load_or_create_key(args.key)
     if len(args.inputs) > 1 or args.output.suffix.lower() != ".dcm":
-        deidentify_sequence(args.inputs, args.output, key, settings, args.audit)
+        _, audits = deidentify_sequence(args.inputs, args.output, key, settings, args.audit)
+        report_unchecked(args.inputs, audits)
         return
     with atomic_path(args.output) as tmp:
         _, audit = _deidentify_file(args.inputs[0], tmp, key, settings)
         audit.output = args.output.name
     if args.audit is not None:
         write_json(args.audit, audit_record(settings, [audit]))
+    report_unchecked(args.inputs, [audit])

@@ -11,7 +11,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from dynbus import __version__
 from dynbus.deid.audit import Audit
-from dynbus.deid.burned_text import check_burned_text
+from dynbus.deid.burned_text import OCR_OFF, check_burned_text
 from dynbus.deid.pixels import (
     blank,
     decoded_frames,
@@ -83,7 +83,7 @@ def clean_pixels(ds: Dataset, config: dict[str, Any]) -> tuple[dict[str, Any], b
     full_scale = (1 << int(ds.BitsStored)) - 1
     check = check_burned_text(frames, kept, full_scale, invert, bool(config.get("ocr", True)))
     if mode == "error" and check.text:
-        what = "text" if check.ocr.startswith("tesseract") else "static overlay (OCR not run)"
+        what = "static overlay (OCR not run)" if check.ocr == OCR_OFF else "text"
         raise DynbusError(
             f"burned-in {what} inside the kept image area at {list(check.text[0])} "
             f"({len(check.text)} area(s)); set deid.burned_in_text: blank to blank it"

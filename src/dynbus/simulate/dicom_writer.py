@@ -93,7 +93,7 @@ def _header(
     ds.file_meta.MediaStorageSOPClassUID = UltrasoundMultiFrameImageStorage
     ds.file_meta.MediaStorageSOPInstanceUID = instance_uid
     ds.file_meta.TransferSyntaxUID = syntax
-    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SpecificCharacterSet = identity.character_set
     ds.ImageType = ["ORIGINAL", "PRIMARY", "", "0001"]
     ds.SOPClassUID = UltrasoundMultiFrameImageStorage
     ds.SOPInstanceUID = instance_uid

@@ -40,6 +40,18 @@ class Identity:
     study_time: datetime
     station: str
     serial: str
+    native_name: str = ""  # the name in Chinese characters, e.g. "张伟" (zh_CN patients)
+
+    @property
+    def shown_name(self) -> str:
+        """The name the scanner burns into the banner: in Chinese characters where the patient
+        has them (header in GB18030), else ``ascii_name`` with spaces."""
+        return self.native_name or self.ascii_name.replace("^", " ")
+
+    @property
+    def character_set(self) -> str:
+        """The header's SpecificCharacterSet: GB18030 for Chinese names, else UTF-8."""
+        return "GB18030" if self.native_name else "ISO_IR 192"
 
     @property
     def folder(self) -> str:
@@ -127,11 +139,12 @@ def make_identity(rng: np.random.Generator) -> Identity:
         study_time=study_time,
         station=f"US-{ascii_fold(city)[:6]}-{rng.integers(1, 9)}",
         serial=str(rng.integers(10**7, 10**8)),
+        native_name=f"{family}{given}" if locale == "zh_CN" else "",
     )
 
 
 def banner_lines(
-    ascii_name: str,
+    shown_name: str,
     patient_id: str,
     birth_date: str,
     study_date: str,
@@ -144,6 +157,6 @@ def banner_lines(
     dob = f"{birth_date[:4]}-{birth_date[4:6]}-{birth_date[6:8]}"
     place = unicodedata.normalize("NFKD", institution).encode("ascii", "ignore").decode()
     return (
-        f"{ascii_name.replace('^', ' ')}  ID {patient_id}  DOB {dob}",
+        f"{shown_name}  ID {patient_id}  DOB {dob}",
         f"{place}  {shown_date} {shown_time}",
     )

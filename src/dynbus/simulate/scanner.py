@@ -8,13 +8,13 @@ de-identification must blank), a depth scale, a focus marker and the preset.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from dynbus import exactmath as exact
 from dynbus.simulate.anatomy import Tissue
+from dynbus.simulate.font import draw_text, latin_font
 
 
 @dataclass(frozen=True)
@@ -58,17 +58,12 @@ def make_layout(rng: np.random.Generator, rows: int, columns: int) -> Layout:
     )
 
 
-@cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
 def render_banner(lines: tuple[str, str], columns: int, font_size: int) -> np.ndarray:
     """The banner (``2 * font_size + 8`` rows) with two text lines, white on black, uint8."""
     image = Image.new("L", (columns, 2 * font_size + 8))
     draw = ImageDraw.Draw(image)
     for k, line in enumerate(lines):
-        draw.text((4, 2 + k * (font_size + 3)), line, fill=255, font=_font(font_size))
+        draw_text(draw, (4, 2 + k * (font_size + 3)), line, font_size, fill=255)
     return np.asarray(image)
 
 
@@ -81,7 +76,7 @@ def overlay(
     image = Image.fromarray(canvas)
     draw = ImageDraw.Draw(image)
     x0, y0, x1, y1 = layout.region
-    small = _font(max(7, layout.font_size - 2))
+    small = latin_font(max(7, layout.font_size - 2))
     for k, label in enumerate(preset):
         draw.text((2, y0 + 4 + k * (layout.font_size + 2)), label, fill=200, font=small)
     px_per_cm = (y1 - y0) / layout.depth_cm

@@ -148,7 +148,7 @@ def _comment(identity: Identity, label: str, has_mass: bool) -> str:
 
 def _burned(layout: Layout, identity: Identity, series: Series) -> np.ndarray:
     lines = banner_lines(
-        identity.ascii_name,
+        identity.shown_name,
         identity.patient_id,
         f"{identity.birth_date:%Y%m%d}",
         f"{identity.study_time:%Y%m%d}",
