@@ -10,20 +10,26 @@ byte, ``.snakemake/`` included, and their consoles, for every identifying value 
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import stat
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from dynbus.errors import DynbusError
 from dynbus.pseudonyms import create_key, demo_key, load_or_create_key
-from tests.conftest import PLANTED_RAW_DIR, run_workflow, simulate_study, tiny_config
-from tests.phi import phi_found_under, phi_values_of_raw_study, searchable_bytes
+from dynbus.simulate.study import identities
+from tests.conftest import PLANTED_RAW_DIR, TINY, run_workflow, simulate_study, tiny_config
+from tests.phi import found_in, phi_found_under, planted_phi
 
 USER_SIMULATE = {"patients": 2, "frames": [4, 5], "rows": 128, "columns": 128}
+SIMULATE_SEED = tiny_config()["simulate"]["seed"]  # the seed of every study simulated here
 OWN_DATA = {"raw_dir": "mydata", "annotations": "mydata/annotations.csv"}
 
 
@@ -157,40 +163,58 @@ def test_linkage_is_owner_only(tiny_runs):
         assert wrong == {}, workdir.name
 
 
-def found_outside(workdir: Path, private: set[str], values: set[str]) -> list[tuple[str, str]]:
-    """(path, value) for each value in a name, content or link target under ``workdir``, bar
-    its top-level folders ``private``."""
-    found = []
-    for root, folders, files in os.walk(workdir):
-        if Path(root) == workdir:
-            folders[:] = [folder for folder in folders if folder not in private]
-        for name in [*folders, *files]:
-            path = Path(root) / name
-            relative = path.relative_to(workdir).as_posix()
-            if path.is_symlink():
-                text = (relative + os.readlink(path)).encode()
-            elif path.is_file():
-                text = relative.encode() + b"\0" + searchable_bytes(path)
-            else:
-                text = relative.encode()
-            found += [(relative, value) for value in values if value.encode() in text]
-    return found
+def test_the_scan_finds_a_planted_value_in_any_variant_and_container(tmp_path):
+    simulate_study(tmp_path / "mydata", USER_SIMULATE)
+    needles = planted_phi(tmp_path / "mydata", SIMULATE_SEED, USER_SIMULATE["patients"])
+    person = identities(SIMULATE_SEED, USER_SIMULATE["patients"])[0]
+    family, given = person.name.split("=")[0].split("^")[:2]
+    born = person.birth_date
+    results = tmp_path / "run" / "results"
+    results.mkdir(parents=True)
+    (results / "clean.csv").write_text(f"score\n0.{person.patient_id}1\n1{person.serial}\n")
+    assert phi_found_under(tmp_path / "run", needles) == []  # digits inside numbers are no hit
+    (results / "table.csv").write_text(f"row,who\n1,{given.lower()} {family.lower()}\n")
+    (results / f"{family.upper()}_{given.upper()}").mkdir()
+    Image.new("L", (4, 4)).save(results / "plot.png", pnginfo=png_text(f"ID {person.patient_id}"))
+    with zipfile.ZipFile(results / "model.pt", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data.pkl", f"dob={born:%d.%m.%Y}")
+    encoded = base64.b64encode(f"<p>{person.address.upper()}</p>".encode()).decode()
+    (results / "report.html").write_text(f'<a href="data:text/html;base64,{encoded}">x</a>')
+    found = phi_found_under(tmp_path / "run", needles)
+    assert {path for path, _ in found} == {
+        "results/table.csv", f"results/{family.upper()}_{given.upper()}", "results/plot.png",
+        "results/model.pt", "results/report.html",
+    }  # fmt: skip
+    assert found_in(f"seen {person.phone}", needles) and found_in(person.serial, needles)
+
+
+def png_text(text: str) -> PngInfo:
+    """A compressed PNG text chunk (zTXt) ``Comment`` holding ``text``."""
+    info = PngInfo()
+    info.add_text("Comment", text, zip=True)
+    return info
 
 
 def test_no_patient_name_outside_linkage_and_the_raw_folder(tiny_study):
-    values = phi_values_of_raw_study(tiny_study.raw) | {"WINTERBOTTOM", "AGATHA", "19570312"}
-    assert len(values) > 20
-    assert PLANTED_RAW_DIR.split("^")[0] in values
-    assert phi_found_under(tiny_study.own_data, [PLANTED_RAW_DIR, "linkage"], values), (
-        "the scan must find the names in the raw folder and the private linkage"
+    needles = planted_phi(tiny_study.raw, SIMULATE_SEED, TINY["simulate"]["patients"])
+    assert len(needles) > 500
+    assert phi_found_under(tiny_study.own_data / PLANTED_RAW_DIR, needles), (
+        "the scan must find the names in the raw folder"
     )
+    report = tiny_study.own_data / "report.html"
+    result = run_workflow(
+        tiny_study.own_data, "--report", str(report), configfile=tiny_study.own_config
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
     assert (tiny_study.own_data / ".snakemake" / "metadata").is_dir()
-    assert found_outside(tiny_study.own_data, {PLANTED_RAW_DIR, "linkage"}, values) == []
-    assert [value for value in values if value in tiny_study.consoles["own_data"]] == []
+    assert phi_found_under(tiny_study.own_data, needles, {PLANTED_RAW_DIR, "linkage"}) == []
+    assert found_in(tiny_study.consoles["own_data"] + result.stdout + result.stderr, needles) == []
 
 
 def test_no_patient_name_of_the_demo_outside_linkage_and_demo(tiny_study):
-    values = phi_values_of_raw_study(tiny_study.demo / "demo" / "raw")
-    assert len(values) > 20
-    assert found_outside(tiny_study.demo, {"demo", "linkage"}, values) == []
-    assert [value for value in values if value in tiny_study.consoles["demo"]] == []
+    needles = planted_phi(
+        tiny_study.demo / "demo" / "raw", SIMULATE_SEED, TINY["simulate"]["patients"]
+    )
+    assert len(needles) > 500
+    assert phi_found_under(tiny_study.demo, needles, {"demo", "linkage"}) == []
+    assert found_in(tiny_study.consoles["demo"], needles) == []
