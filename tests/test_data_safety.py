@@ -1,11 +1,13 @@
 """The user's data is never an output; no patient name leaves ``linkage/`` and the raw folder.
 
-Real Snakemake runs: ``-F`` on a real-data config (with and without the forgotten
-``simulate.enabled: false``) must leave the raw files, annotations and key byte-identical; the
-manifest re-runs when a raw file is added or changed; unsafe configs are refused at start. The
-tiny study's two complete runs (tests/conftest.py: the user's own data with patient names planted
-in the raw folder's name, its folder names and file names, and the demo) are scanned byte by
-byte, ``.snakemake/`` included, and their consoles, for every identifying value of the raw study.
+Real Snakemake runs: ``-F`` up to the prepared frames (``prepare`` opens the raw files) on a
+real-data config (with and without the forgotten ``simulate.enabled: false``) must leave the raw
+files, annotations and key byte-identical; the manifest re-runs when a raw file is added, removed
+or changed; unsafe configs are refused at start. The tiny study's two complete runs
+(tests/conftest.py: the user's own data with patient names planted in the raw folder's name, its
+folder names and file names, and the demo) and the first's report.html are scanned, names and
+contents, ``.snakemake/`` included, and their consoles, for every value the simulator planted
+(tests/phi.py says which variants, and what is excluded).
 """
 
 from __future__ import annotations
@@ -88,9 +90,18 @@ def test_forced_run_with_simulate_left_enabled_refuses_and_keeps_the_data(user_s
 
 def test_forced_run_on_own_data_leaves_raw_annotations_and_key_byte_identical(user_study, prepared):
     before = snapshot(user_study / "mydata", user_study / "linkage" / "key.hex")
-    result = run_workflow(user_study, "-F", "results/annotations.csv", configfile=prepared)
+    targets = ["results/annotations.csv", "results/prepared/manifest.csv"]  # prepare reads raw
+    result = run_workflow(user_study, "-F", *targets, configfile=prepared)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Forced execution" in result.stdout + result.stderr
+    console = result.stdout + result.stderr
+    assert "Forced execution" in console
+    for rule in (
+        "checkpoint manifest",
+        "rule prepare",
+        "rule collect_prepared",
+        "rule annotations",
+    ):
+        assert rule in console, rule
     assert snapshot(user_study / "mydata", user_study / "linkage" / "key.hex") == before
     links = sorted((user_study / "linkage" / "raw").rglob("*.dcm"))
     assert [link.resolve() for link in links if link.is_symlink()] == [
@@ -108,10 +119,12 @@ def dry_run_jobs(workdir: Path, config: Path) -> str:
     return result.stdout + result.stderr
 
 
-def test_manifest_reruns_when_a_raw_file_is_added_or_changed(user_study, prepared):
+def test_manifest_reruns_when_a_raw_file_is_added_removed_or_changed(
+    user_study, prepared, tmp_path
+):
     assert "Nothing to be done" in dry_run_jobs(user_study, prepared)
     patient = sorted(path for path in (user_study / "mydata").iterdir() if path.is_dir())[0]
-    first = sorted(patient.glob("*.dcm"))[0]
+    first, last = sorted(patient.glob("*.dcm"))[0], sorted(patient.glob("*.dcm"))[-1]
     added = patient / "LATE^EXPORT.dcm"
     shutil.copy(first, added)
     try:
@@ -120,12 +133,20 @@ def test_manifest_reruns_when_a_raw_file_is_added_or_changed(user_study, prepare
         assert patient.name not in console and "LATE^EXPORT" not in console
     finally:
         added.unlink()
+    shutil.move(last, tmp_path / last.name)
+    try:
+        console = dry_run_jobs(user_study, prepared)
+        assert "checkpoint manifest" in console and "Params have changed" in console
+        assert patient.name not in console and last.stem not in console
+    finally:
+        shutil.move(tmp_path / last.name, last)
     info = first.stat()
     os.utime(first, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
     try:
         assert "checkpoint manifest" in dry_run_jobs(user_study, prepared)
     finally:
         os.utime(first, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert "Nothing to be done" in dry_run_jobs(user_study, prepared)
 
 
 @pytest.mark.parametrize(
