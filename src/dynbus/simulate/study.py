@@ -93,9 +93,7 @@ def _site(rng: np.random.Generator) -> str:
     return f"{'L' if rng.random() < 0.5 else 'R'} {int(rng.integers(1, 13))}:00"
 
 
-def _draw_identity(
-    seed: int, index: int, taken: set[str]
-) -> tuple[Identity, np.random.Generator]:
+def _draw_identity(seed: int, index: int, taken: set[str]) -> tuple[Identity, np.random.Generator]:
     """Patient ``index``'s identity (redrawn while its folder name is ``taken``, then taken) and
     the generator that draws the rest of the patient."""
     rng = np.random.default_rng([seed, index])
