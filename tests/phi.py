@@ -21,9 +21,12 @@ no one: values shorter than 5 bytes after that (the sex "F", the age "047Y", the
 a 2-letter family name alone, a lone Chinese character; each still searched inside the full
 name); a name part alone in lower case ("white" is a CSS colour, "mason" a word); a time of day
 without its date (six digits and clock times occur in scores and in log timestamps); and values
-every patient shares ("Breast Imaging"). Contents searched: each file's bytes; a DICOM file's
-header only (pixels are checked by the de-identification tests); a PNG's text chunks; every
-member (and member name) of a zip, such as a torch checkpoint; every base64 ``data:`` URI of a
+every patient shares ("Breast Imaging"); a single word that the libraries Snakemake embeds in
+report.html contain (a licence's "Charles", a colour "White"). Contents searched: each file's
+bytes; a DICOM file's header only (pixels are checked by the de-identification tests); a PNG's
+text chunks (its compressed pixels hold no text: burned-in text is the OCR tests' job); every
+member and member name of a zip, such as a torch checkpoint, bar its tensor storages (raw
+numbers, 245 MB of a tiny run: slow to search, and no text); every base64 ``data:`` URI of a
 page, such as the Snakemake report's embedded results.
 """
 
@@ -38,9 +41,11 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 
 import pydicom
+import snakemake
 from PIL import Image
 from pydicom.uid import UID_dictionary
 
@@ -62,6 +67,7 @@ def _table(fold: bool) -> bytes:
 
 
 _KEPT, _FOLDED = _table(fold=False), _table(fold=True)
+TENSOR_STORAGE = re.compile(r"(^|/)data/\d+$")  # a torch checkpoint's raw tensor numbers
 _DATA_URI = re.compile(rb"data:[\w.+/-]*(?:;[\w.+-]+=[\w.+-]+)*;base64,([A-Za-z0-9+/=]+)")
 
 
@@ -125,10 +131,21 @@ def _header_values(path: Path) -> set[str]:
     return values
 
 
+@cache
+def _report_vocabulary(fold: bool) -> frozenset[bytes]:
+    """The words of the libraries Snakemake embeds in report.html (their licences name people)."""
+    assets = Path(snakemake.__file__).parent / "assets"
+    words = (_words(path.read_bytes(), fold) for path in assets.rglob("*") if path.is_file())
+    return frozenset(word for text in words for word in text.split())
+
+
 def _needles(folded: Iterable[str], exact: Iterable[str]) -> Needles:
     def keep(values: Iterable[str], fold: bool) -> frozenset[bytes]:
         words = {_words(value, fold) for value in values}
-        return frozenset(word for word in words if len(word) - 2 >= MIN_BYTES)
+        vocabulary = _report_vocabulary(fold)
+        return frozenset(
+            word for word in words if len(word) - 2 >= MIN_BYTES and word.strip() not in vocabulary
+        )
 
     return Needles(keep(folded, True), keep(exact, False))
 
@@ -177,7 +194,6 @@ def _parts(data: bytes) -> Iterable[bytes]:
         dataset.save_as(buffer, enforce_file_format=True)
         yield buffer.getvalue()
         return
-    yield data
     if data.startswith(b"\x89PNG"):
         text = Image.open(io.BytesIO(data)).text
         yield "\n".join(f"{key}\n{value}" for key, value in text.items()).encode()
@@ -185,7 +201,10 @@ def _parts(data: bytes) -> Iterable[bytes]:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for member in archive.infolist():
                 yield member.filename.encode()
-                yield from _parts(archive.read(member))
+                if not TENSOR_STORAGE.search(member.filename):
+                    yield from _parts(archive.read(member))
+    else:
+        yield data
     for match in _DATA_URI.finditer(data):
         yield from _parts(base64.b64decode(match[1] + b"=" * (-len(match[1]) % 4)))
 
