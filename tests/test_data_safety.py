@@ -1,20 +1,24 @@
 """The user's data is never an output; no patient name leaves ``linkage/`` and the raw folder.
 
-Real Snakemake runs: ``-F`` on a real-data config (with and without the forgotten
-``simulate.enabled: false``) must leave the raw files, annotations and key byte-identical; the
-manifest re-runs when a raw file is added or changed; unsafe configs are refused at start. The
-tiny study's two complete runs (tests/conftest.py: the user's own data with patient names planted
-in the raw folder's name, its folder names and file names, and the demo) are scanned byte by
-byte, ``.snakemake/`` included, and their consoles, for every identifying value of the raw study;
-so is a run reading a ``source.coco_json`` outside the raw folder, under a patient's name.
+Real Snakemake runs: ``-F`` up to the prepared frames (``prepare`` opens the raw files) on a
+real-data config (with and without the forgotten ``simulate.enabled: false``) must leave the raw
+files, annotations and key byte-identical; the manifest re-runs when a raw file is added, removed
+or changed; unsafe configs are refused at start. The tiny study's two complete runs
+(tests/conftest.py: the user's own data with patient names planted in the raw folder's name, its
+folder names and file names, and the demo) and the first's report.html are scanned, names and
+contents, ``.snakemake/`` included, and their consoles, for every value the simulator planted
+(tests/phi.py says which variants, and what is excluded); so is a run reading a
+``source.coco_json`` outside the raw folder, under a patient's name.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import stat
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +26,16 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from dynbus.errors import DynbusError
 from dynbus.pseudonyms import create_key, demo_key, load_or_create_key
-from tests.conftest import PLANTED_RAW_DIR, run_workflow, simulate_study, tiny_config
-from tests.phi import phi_found_under, phi_values_of_raw_study, searchable_bytes
+from dynbus.simulate.study import identities
+from tests.conftest import PLANTED_RAW_DIR, TINY, run_workflow, simulate_study, tiny_config
+from tests.phi import found_in, needles_for, phi_found_under, planted_phi
 
 USER_SIMULATE = {"patients": 2, "frames": [4, 5], "rows": 128, "columns": 128}
+SIMULATE_SEED = tiny_config()["simulate"]["seed"]  # the seed of every study simulated here
 OWN_DATA = {"raw_dir": "mydata", "annotations": "mydata/annotations.csv"}
 
 
@@ -87,9 +94,18 @@ def test_forced_run_with_simulate_left_enabled_refuses_and_keeps_the_data(user_s
 
 def test_forced_run_on_own_data_leaves_raw_annotations_and_key_byte_identical(user_study, prepared):
     before = snapshot(user_study / "mydata", user_study / "linkage" / "key.hex")
-    result = run_workflow(user_study, "-F", "results/annotations.csv", configfile=prepared)
+    targets = ["results/annotations.csv", "results/prepared/manifest.csv"]  # prepare reads raw
+    result = run_workflow(user_study, "-F", *targets, configfile=prepared)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Forced execution" in result.stdout + result.stderr
+    console = result.stdout + result.stderr
+    assert "Forced execution" in console
+    for rule in (
+        "checkpoint manifest",
+        "rule prepare",
+        "rule collect_prepared",
+        "rule annotations",
+    ):
+        assert rule in console, rule
     assert snapshot(user_study / "mydata", user_study / "linkage" / "key.hex") == before
     links = sorted((user_study / "linkage" / "raw").rglob("*.dcm"))
     assert [link.resolve() for link in links if link.is_symlink()] == [
@@ -107,10 +123,12 @@ def dry_run_jobs(workdir: Path, config: Path) -> str:
     return result.stdout + result.stderr
 
 
-def test_manifest_reruns_when_a_raw_file_is_added_or_changed(user_study, prepared):
+def test_manifest_reruns_when_a_raw_file_is_added_removed_or_changed(
+    user_study, prepared, tmp_path
+):
     assert "Nothing to be done" in dry_run_jobs(user_study, prepared)
     patient = sorted(path for path in (user_study / "mydata").iterdir() if path.is_dir())[0]
-    first = sorted(patient.glob("*.dcm"))[0]
+    first, last = sorted(patient.glob("*.dcm"))[0], sorted(patient.glob("*.dcm"))[-1]
     added = patient / "LATE^EXPORT.dcm"
     shutil.copy(first, added)
     try:
@@ -119,12 +137,20 @@ def test_manifest_reruns_when_a_raw_file_is_added_or_changed(user_study, prepare
         assert patient.name not in console and "LATE^EXPORT" not in console
     finally:
         added.unlink()
+    shutil.move(last, tmp_path / last.name)
+    try:
+        console = dry_run_jobs(user_study, prepared)
+        assert "checkpoint manifest" in console and "Params have changed" in console
+        assert patient.name not in console and last.stem not in console
+    finally:
+        shutil.move(tmp_path / last.name, last)
     info = first.stat()
     os.utime(first, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
     try:
         assert "checkpoint manifest" in dry_run_jobs(user_study, prepared)
     finally:
         os.utime(first, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert "Nothing to be done" in dry_run_jobs(user_study, prepared)
 
 
 @pytest.mark.parametrize(
@@ -162,43 +188,61 @@ def test_linkage_is_owner_only(tiny_runs):
         assert wrong == {}, workdir.name
 
 
-def found_outside(workdir: Path, private: set[str], values: set[str]) -> list[tuple[str, str]]:
-    """(path, value) for each value in a name, content or link target under ``workdir``, bar
-    its top-level folders ``private``."""
-    found = []
-    for root, folders, files in os.walk(workdir):
-        if Path(root) == workdir:
-            folders[:] = [folder for folder in folders if folder not in private]
-        for name in [*folders, *files]:
-            path = Path(root) / name
-            relative = path.relative_to(workdir).as_posix()
-            if path.is_symlink():
-                text = (relative + os.readlink(path)).encode()
-            elif path.is_file():
-                text = relative.encode() + b"\0" + searchable_bytes(path)
-            else:
-                text = relative.encode()
-            found += [(relative, value) for value in values if value.encode() in text]
-    return found
+def test_the_scan_finds_a_planted_value_in_any_variant_and_container(tmp_path):
+    simulate_study(tmp_path / "mydata", USER_SIMULATE)
+    needles = planted_phi(tmp_path / "mydata", SIMULATE_SEED, USER_SIMULATE["patients"])
+    person = identities(SIMULATE_SEED, USER_SIMULATE["patients"])[0]
+    family, given = person.name.split("=")[0].split("^")[:2]
+    born = person.birth_date
+    results = tmp_path / "run" / "results"
+    results.mkdir(parents=True)
+    (results / "clean.csv").write_text(f"score\n0.{person.patient_id}1\n1{person.serial}\n")
+    assert phi_found_under(tmp_path / "run", needles) == []  # digits inside numbers are no hit
+    (results / "table.csv").write_text(f"row,who\n1,{given.lower()} {family.lower()}\n")
+    (results / f"{family.upper()}_{given.upper()}").mkdir()
+    Image.new("L", (4, 4)).save(results / "plot.png", pnginfo=png_text(f"ID {person.patient_id}"))
+    with zipfile.ZipFile(results / "model.pt", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data.pkl", f"dob={born:%d.%m.%Y}")
+    encoded = base64.b64encode(f"<p>{person.address.upper()}</p>".encode()).decode()
+    (results / "report.html").write_text(f'<a href="data:text/html;base64,{encoded}">x</a>')
+    found = phi_found_under(tmp_path / "run", needles)
+    assert {path for path, _ in found} == {
+        "results/table.csv", f"results/{family.upper()}_{given.upper()}", "results/plot.png",
+        "results/model.pt", "results/report.html",
+    }  # fmt: skip
+    assert found_in(f"seen {person.phone}", needles) and found_in(person.serial, needles)
+
+
+def png_text(text: str) -> PngInfo:
+    """A compressed PNG text chunk (zTXt) ``Comment`` holding ``text``."""
+    info = PngInfo()
+    info.add_text("Comment", text, zip=True)
+    return info
 
 
 def test_no_patient_name_outside_linkage_and_the_raw_folder(tiny_study):
-    values = phi_values_of_raw_study(tiny_study.raw) | {"WINTERBOTTOM", "AGATHA", "19570312"}
-    assert len(values) > 20
-    assert PLANTED_RAW_DIR.split("^")[0] in values
-    assert phi_found_under(tiny_study.own_data, [PLANTED_RAW_DIR, "linkage"], values), (
-        "the scan must find the names in the raw folder and the private linkage"
+    needles = planted_phi(tiny_study.raw, SIMULATE_SEED, TINY["simulate"]["patients"])
+    assert len(needles) > 500
+    assert phi_found_under(tiny_study.own_data / PLANTED_RAW_DIR, needles), (
+        "the scan must find the names in the raw folder"
     )
+    report = tiny_study.own_data / "report.html"
+    result = run_workflow(
+        tiny_study.own_data, "--report", str(report), configfile=tiny_study.own_config
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
     assert (tiny_study.own_data / ".snakemake" / "metadata").is_dir()
-    assert found_outside(tiny_study.own_data, {PLANTED_RAW_DIR, "linkage"}, values) == []
-    assert [value for value in values if value in tiny_study.consoles["own_data"]] == []
+    assert phi_found_under(tiny_study.own_data, needles, {PLANTED_RAW_DIR, "linkage"}) == []
+    assert found_in(tiny_study.consoles["own_data"] + result.stdout + result.stderr, needles) == []
 
 
 def test_no_patient_name_of_the_demo_outside_linkage_and_demo(tiny_study):
-    values = phi_values_of_raw_study(tiny_study.demo / "demo" / "raw")
-    assert len(values) > 20
-    assert found_outside(tiny_study.demo, {"demo", "linkage"}, values) == []
-    assert [value for value in values if value in tiny_study.consoles["demo"]] == []
+    needles = planted_phi(
+        tiny_study.demo / "demo" / "raw", SIMULATE_SEED, TINY["simulate"]["patients"]
+    )
+    assert len(needles) > 500
+    assert phi_found_under(tiny_study.demo, needles, {"demo", "linkage"}) == []
+    assert found_in(tiny_study.consoles["demo"], needles) == []
 
 
 PLANTED_JSON_DIR = "ST_AGATHA^WINTERBOTTOM_19570312"  # a patient's name on the JSON's folder
@@ -245,10 +289,10 @@ def test_coco_json_outside_the_raw_folder_is_read_through_a_link(tmp_path):
     assert len(pd.read_csv(tmp_path / "results" / "annotations.csv")) == 1
     assert (tmp_path / "linkage" / "source" / "coco_json" / "1.json").resolve() == coco
     assert (tmp_path / ".snakemake" / "metadata").is_dir()
-    values = {PLANTED_JSON_DIR, "WINTERBOTTOM"}
+    needles = needles_for({PLANTED_JSON_DIR, "WINTERBOTTOM"}, ())
     private = {PLANTED_JSON_DIR, "linkage", "rawframes", "settings"}
-    assert found_outside(tmp_path, private, values) == []
-    assert "WINTERBOTTOM" not in console
+    assert phi_found_under(tmp_path, needles, private) == []
+    assert found_in(console, needles) == []
     assert "Nothing to be done" in dry_run_jobs(tmp_path, config)
     data = json.loads(coco.read_text())
     data["annotations"][0]["bbox"] = [2, 2, 3, 3]

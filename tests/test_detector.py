@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -81,15 +82,16 @@ def test_training_writes_best_model_checkpoint_metrics_and_plot(trained: Path) -
 
 
 def assert_same_training(got: Path, expected: Path) -> None:
-    """Same weights (best and last epoch) and the same metrics, run times aside."""
+    """Same weights (best and last epoch) and the same metrics, run times aside, bit for bit
+    (the CSV holds each float's shortest round-trip text, so equal text is equal bits)."""
     for name in ("resume/state.pt", "detector.pt"):
         want = torch.load(expected / name, weights_only=True)["model"]
         have = torch.load(got / name, weights_only=True)["model"]
         assert want.keys() == have.keys()
         assert all(torch.equal(want[key], have[key]) for key in want), name
     pd.testing.assert_frame_equal(
-        pd.read_csv(got / "metrics.csv").drop(columns=TIME_COLUMNS),
-        pd.read_csv(expected / "metrics.csv").drop(columns=TIME_COLUMNS),
+        pd.read_csv(got / "metrics.csv", dtype=str).drop(columns=TIME_COLUMNS),
+        pd.read_csv(expected / "metrics.csv", dtype=str).drop(columns=TIME_COLUMNS),
     )
 
 
@@ -219,8 +221,7 @@ def test_inference_covers_every_frame_of_the_split(
     assert "frame-level AP@0.5 on 'test'" in capsys.readouterr().err
 
 
-def test_score_floor_drops_low_boxes(data: DetectorInputs, trained: Path, tmp_path: Path) -> None:
-    out = tmp_path / "val.csv"
+def _infer_val(data: DetectorInputs, trained: Path, out: Path, score_floor: float) -> pd.DataFrame:
     args = infer.get_args_parser().parse_args(
         [
             "--model",
@@ -234,13 +235,26 @@ def test_score_floor_drops_low_boxes(data: DetectorInputs, trained: Path, tmp_pa
             "--out",
             str(out),
             "--config",
-            json.dumps({"infer": {"score_floor": 0.3}}),
+            json.dumps({"infer": {"score_floor": score_floor}}),
             "--workers",
             "0",
         ]
     )
     infer.main(args)
-    assert (pd.read_csv(out).score >= 0.3).all()
+    return pd.read_csv(out)
+
+
+def test_score_floor_drops_low_boxes_and_keeps_the_rest(
+    data: DetectorInputs, trained: Path, tmp_path: Path
+) -> None:
+    low = _infer_val(data, trained, tmp_path / "low.csv", 0.0)
+    scores = np.sort(low.score.unique())
+    assert len(scores) > 10
+    floor = float((scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2)  # the median
+    high = _infer_val(data, trained, tmp_path / "high.csv", floor)
+    kept = low[low.score > floor].reset_index(drop=True)
+    assert 0 < len(high) < len(low)
+    pd.testing.assert_frame_equal(high, kept)
 
 
 def _train_args(data: DetectorInputs, out: Path, **override: str) -> object:

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from tests.output_checks import assert_drawn, assert_table_shows_the_counts
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = json.dumps({"evaluate": {"bootstrap": 200}})
 
@@ -104,7 +106,8 @@ def test_evaluate_tables_plots_figures_reproducibly(study: Path, tmp_path: Path)
     for name in files:  # same seed -> byte-identical outputs
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
-    counts = pd.read_csv(tmp_path / "a" / "eval" / "counts.csv")
+    counts_path = tmp_path / "a" / "eval" / "counts.csv"
+    counts = pd.read_csv(counts_path)
     assert list(counts.columns) == [
         "iou",
         "fp_rate",
@@ -126,6 +129,8 @@ def test_evaluate_tables_plots_figures_reproducibly(study: Path, tmp_path: Path)
     for method in ("single", "multi"):
         tp = counts[counts["method"] == method].set_index(["iou", "fp_rate"])["tp"]
         assert (merged[method] == tp.reindex(merged.index)).all()
+    for table, iou in [("table1.csv", 0.2), ("table2.csv", 0.5)]:
+        assert_table_shows_the_counts(tmp_path / "a" / "tables" / table, counts_path, iou)
     stats = pd.read_csv(tmp_path / "a" / "eval" / "stats.csv")
     assert (stats["fusion_order"] == "threshold_then_group").all()
     assert stats["single_boot_low"].le(stats["single_sensitivity"]).all()
@@ -146,7 +151,7 @@ def test_evaluate_tables_plots_figures_reproducibly(study: Path, tmp_path: Path)
         *figures,
     )
     assert result.returncode == 0, result.stderr
-    assert Image.open(figures[0]).size[0] > 300
+    assert_drawn(Path(figures[0]))
     assert Path(figures[1]).read_bytes().startswith(b"%PDF")
     result = dynbus(
         "figures",
@@ -164,7 +169,7 @@ def test_evaluate_tables_plots_figures_reproducibly(study: Path, tmp_path: Path)
         str(tmp_path / "examples.png"),
     )
     assert result.returncode == 0, result.stderr
-    assert Image.open(tmp_path / "examples.png").size[0] > 300
+    assert_drawn(tmp_path / "examples.png")
 
 
 def test_group_then_threshold_is_reported(study: Path, tmp_path: Path) -> None:

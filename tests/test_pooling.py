@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.output_checks import assert_drawn, assert_table_shows_the_counts
+
 # Two folds' paired lesion hits (single, multi) at IoU 0.2 and 0.1 / 0.5 FP per sequence.
 HITS = {
     1: {0.1: ([1, 1, 0, 0, 0], [1, 1, 1, 0, 0]), 0.5: ([1, 1, 1, 0, 0], [1, 1, 1, 1, 0])},
@@ -121,6 +123,7 @@ def test_pooled_tables_and_plot(pooled: Path, tmp_path: Path):
                     "--out", str(tables))  # fmt: skip
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tables / "table1.csv", dtype=str, keep_default_na=False).set_index("row")
+    assert_table_shows_the_counts(tables / "table1.csv", pooled / "counts.csv", 0.2)
     assert table.loc["single", "0.1 FP/seq TP"] == "3"
     assert table.loc["single", "0.1 FP/seq Sensitivity (%)"] == "33.3"
     assert table.loc["single, fold mean ± SE", "0.1 FP/seq Sensitivity (%)"] == "32.5 ± 7.5"
@@ -134,7 +137,7 @@ def test_pooled_tables_and_plot(pooled: Path, tmp_path: Path):
                     str(pooled / "froc_bands.csv"), "--stats", str(pooled / "stats.csv"),
                     "--fold-bands", *folds, "--iou", "0.2", "--out", str(plot))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert_drawn(plot)
 
 
 def test_pooling_one_fold_is_refused(tmp_path: Path):

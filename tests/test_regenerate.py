@@ -1,5 +1,8 @@
-"""Every file under results/ of a finished run is a declared output, and deleting one makes
-Snakemake schedule the rule that writes it (dry runs over the tiny run; files are put back)."""
+"""Every file under results/ of a finished run is a declared output or lies in a declared folder
+output, and deleting a declared file makes Snakemake schedule the rule that writes it (dry runs
+over the tiny run; files are put back). Files inside folder outputs (``results/frames``,
+``deid``, ``audit``, ``overlays/videos``, the prepared shards) are exempt: Snakemake tracks the
+folder, so deleting one file inside it is not noticed (README, "Cluster": a measured trade)."""
 
 from __future__ import annotations
 

@@ -3,12 +3,14 @@
 The report is a single-page React app: its first view is the workflow description (filled from
 the run's config, with the split summary as a table). A script appended to a copy of the page
 opens Table 1 and a FROC plot the way a click does, and records what the page then shows.
+Skipped without Chromium, except under CI (CI=true), where a missing Chromium is a failure.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -37,7 +39,10 @@ FLAGS = [
     "--virtual-time-budget=15000",
 ]
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (.ci/run installs it)")
+REASON = None if CHROMIUM else "needs chromium (.ci/run installs it)"
+if REASON and os.environ.get("CI") == "true":
+    pytest.fail(f"CI must run the report tests: {REASON}", pytrace=False)
+pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 # Opens a result as a click on it does, then records the view in <body data-probe="...">.
 NAVIGATE = """

@@ -139,6 +139,17 @@ def test_phi_in_header_and_folder_names(files: list[Path]) -> None:
         assert block[0x02].value == ds.PatientID
 
 
+def test_identities_are_the_ones_written(files: list[Path]) -> None:
+    written = {}
+    for path in files:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        written[path.parent.name] = (str(ds.PatientName), ds.PatientID, ds.PatientTelephoneNumbers)
+    assert written == {
+        person.folder: (person.name, person.patient_id, person.phone)
+        for person in study.identities(5, PATIENTS)
+    }
+
+
 def test_banner_burns_name_id_and_date_outside_the_region(files: list[Path]) -> None:
     """Latin names burn in ASCII; Chinese names (GB18030 headers) burn in Chinese characters."""
     charsets = set()

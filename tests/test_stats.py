@@ -10,7 +10,7 @@ import pytest
 
 from dynbus.evaluation import stats
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper_table1.csv"
+REFERENCE = Path(__file__).resolve().parent / "data" / "paper_table1.csv"  # the paper's Table 1
 
 
 def test_pearson_chi2_reproduces_the_paper_table1() -> None:

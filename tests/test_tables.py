@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference" / "paper_table1.csv"
+REFERENCE = ROOT / "tests" / "data" / "paper_table1.csv"  # the paper's Table 1 (IoU 0.2)
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference" / "paper_table1.csv"
 
 
 def dynbus(*args: str) -> subprocess.CompletedProcess:
@@ -48,9 +49,26 @@ def test_table1_reproduces_every_chi2_and_p_of_the_paper(paper_counts: Path, tmp
         assert table.loc[ref["method"], f"{rate} Sensitivity (%)"] == ref["sensitivity_pct"]
     markdown = (tmp_path / "t" / "table1.md").read_text(encoding="utf-8")
     markdown = re.sub(" +", " ", markdown)  # cells are padded to the column width
-    assert "| χ² | 0.016 |" in markdown and "| P | 0.003 |" not in markdown
+    for label, column in [("χ²", "chi2"), ("P", "p")]:
+        assert markdown_row(markdown, label) == list(paper.drop_duplicates("fp_rate")[column])
+    for method, rows in paper.groupby("method"):
+        expected = rows[["fn", "tp", "fp", "sensitivity_pct"]].to_numpy().ravel().tolist()
+        assert markdown_row(markdown, method) == expected
     latex = (tmp_path / "t" / "table1.tex").read_text(encoding="utf-8")
     assert r"\toprule" in latex and r"$\chi^2$ & 0.016" in latex and r"$P$ & 0.898" in latex
+
+
+def markdown_row(markdown: str, label: str) -> list[str]:
+    """The non-empty cells after ``label`` in the Markdown table's row ``| label | ... |``."""
+    rows = [line for line in markdown.splitlines() if line.startswith(f"| {label} |")]
+    assert len(rows) == 1, (label, markdown)
+    return [cell.strip() for cell in rows[0].split("|")[2:] if cell.strip()]
+
+
+def test_the_papers_counts_are_the_shared_reference():
+    if not SHARED_REFERENCE.is_file():
+        pytest.skip(f"{SHARED_REFERENCE} is not beside this clone (tests/data holds the copy)")
+    assert REFERENCE.read_bytes() == SHARED_REFERENCE.read_bytes()
 
 
 def test_tables_reports_a_broken_counts_file(tmp_path: Path) -> None:

@@ -14,15 +14,20 @@ import pydicom
 import yaml
 
 from tests.conftest import PLANTED_RAW_DIR, run_workflow
+from tests.output_checks import assert_drawn, assert_table_shows_the_counts
 
 
 def test_whole_dag_writes_tables_plots_and_figures(tiny_runs):
     first, _ = tiny_runs
     for name in ["table1.csv", "table1.md", "table1.tex", "table2.csv", "table2.md", "table2.tex"]:
         assert (first / "results" / "tables" / name).stat().st_size > 0
+    counts = first / "results" / "eval" / "counts.csv"
+    for table, iou in [("table1.csv", 0.2), ("table2.csv", 0.5)]:
+        assert_table_shows_the_counts(first / "results" / "tables" / table, counts, iou)
     for iou in ("0.2", "0.5"):
-        assert (first / "results" / "plots" / f"froc_iou{iou}.png").stat().st_size > 0
-    assert (first / "results" / "figures" / "examples.png").stat().st_size > 0
+        assert_drawn(first / "results" / "plots" / f"froc_iou{iou}.png")
+        assert (first / "results" / "plots" / f"froc_iou{iou}.pdf").read_bytes()[:5] == b"%PDF-"
+    assert_drawn(first / "results" / "figures" / "examples.png")
     assert (first / "results" / "detections" / "val.csv").is_file()
     for name in ["video_metrics.md", "ablation.md", "extended.csv"]:
         assert (first / "results" / "tables" / name).stat().st_size > 0
@@ -47,9 +52,11 @@ def test_same_seed_gives_byte_identical_tables(tiny_runs):
 def test_deidentified_files_say_so(tiny_runs):
     first, _ = tiny_runs
     files = sorted((first / "results" / "deid").rglob("*.dcm"))
-    assert files
-    header = pydicom.dcmread(files[0], stop_before_pixels=True)
-    assert header.PatientIdentityRemoved == "YES"
+    manifest = pd.read_csv(first / "results" / "splits.csv")
+    assert len(files) == len(manifest)
+    for path in files:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        assert header.PatientIdentityRemoved == "YES", path.name
 
 
 def test_rerun_has_nothing_to_do(tiny_study):

@@ -93,15 +93,28 @@ def _site(rng: np.random.Generator) -> str:
     return f"{'L' if rng.random() < 0.5 else 'R'} {int(rng.integers(1, 13))}:00"
 
 
-def _write_patient(
-    out: Path, settings: Settings, index: int, bank: SpeckleBank, taken: set[str]
-) -> tuple[list[list[object]], int]:
-    """Write one patient's files under ``out``; return annotation rows and frames written."""
-    rng = np.random.default_rng([settings.seed, index])
+def _draw_identity(seed: int, index: int, taken: set[str]) -> tuple[Identity, np.random.Generator]:
+    """Patient ``index``'s identity (redrawn while its folder name is ``taken``, then taken) and
+    the generator that draws the rest of the patient."""
+    rng = np.random.default_rng([seed, index])
     identity = make_identity(rng)
     while identity.folder in taken:
         identity = make_identity(rng)
     taken.add(identity.folder)
+    return identity, rng
+
+
+def identities(seed: int, patients: int) -> list[Identity]:
+    """The fake identities a study of ``patients`` with ``seed`` plants, in patient order."""
+    taken: set[str] = set()
+    return [_draw_identity(seed, index, taken)[0] for index in range(1, patients + 1)]
+
+
+def _write_patient(
+    out: Path, settings: Settings, index: int, bank: SpeckleBank, taken: set[str]
+) -> tuple[list[list[object]], int]:
+    """Write one patient's files under ``out``; return annotation rows and frames written."""
+    identity, rng = _draw_identity(settings.seed, index, taken)
     layout = make_layout(rng, settings.rows, settings.columns)
     encoding = ENCODING_CYCLE[(index + settings.seed) % len(ENCODING_CYCLE)]
     colour = TEXT_COLOURS[index % len(TEXT_COLOURS)]
