@@ -59,6 +59,10 @@ STAGES: dict[str, tuple[str, str]] = {
     "fingerprint": ("dynbus.fingerprint", "sha256 fingerprint of every stage's outputs"),
     "compare": ("dynbus.compare", "which stage of two runs first differs, and by how much"),
     "environment": ("dynbus.environment", "record CPU/ISA, threads, GPU, packages, git commit"),
+    "config-reference": (
+        "dynbus.config_reference",
+        "write the configuration reference (Markdown) generated from the schema",
+    ),
 }
 
 
