@@ -46,6 +46,10 @@ STAGES: dict[str, tuple[str, str]] = {
     "pool": ("dynbus.evaluation.pooling", "pool k-fold cross-validation results over the folds"),
     "tables": ("dynbus.evaluation.tables", "render the paper's Tables 1-2 from counts.csv"),
     "plots": ("dynbus.evaluation.plots", "FROC plots with bootstrap bands"),
+    "headline": (
+        "dynbus.evaluation.headline",
+        "the report's opening: one sentence, Tables 1-2 and the FROC figure (HTML fragment)",
+    ),
     "figures": (
         "dynbus.evaluation.figures",
         "qualitative figure: TP / FP / FN boxes on test frames",
