@@ -1,4 +1,4 @@
-"""The configuration reference (docs/configuration.md) is generated from the schema, never drifts."""
+"""The configuration reference (docs/configuration.md) is generated from the schema: no drift."""
 
 from __future__ import annotations
 
