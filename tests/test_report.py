@@ -1,14 +1,17 @@
 """The HTML report of a finished tiny run, opened in headless Chromium (Debian's ``chromium``).
 
-The report is a single-page React app: its first view is the workflow description (filled from
-the run's config, with the split summary as a table). A script appended to a copy of the page
-opens Table 1 and a FROC plot the way a click does, and records what the page then shows.
+The report is a single-page React app: its first view opens on the results (one sentence,
+Tables 1-2, the FROC plot), then describes the run (filled from the run's config, with the split
+summary as a table), with the rule graph below. Scripts appended to a copy of the page record
+where each part of the first view lies, or open Table 1 and a FROC plot the way a click does and
+record what the page then shows.
 Skipped without Chromium, except under CI (CI=true), where a missing Chromium is a failure.
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import re
@@ -35,9 +38,9 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
-    "--window-size=1400,900",
     "--virtual-time-budget=15000",
 ]
+HEIGHT = 900
 
 REASON = None if CHROMIUM else "needs chromium (.ci/run installs it)"
 if REASON and os.environ.get("CI") == "true":
@@ -67,6 +70,37 @@ setTimeout(() => {
       caption: results["results/plots/froc_iou0.5.png"].caption}), 1000);
   }, 1000);
 }, 1000);
+</script>
+"""
+
+
+# Records the window's size and the box (left, top, right, bottom) of each part of the first view.
+LAYOUT = """
+<script>
+setTimeout(() => {
+  const heading = text => [...document.querySelectorAll("h1, h2")]
+    .find(h => h.textContent.trim() === text);
+  const parts = {
+    navigation: document.querySelector("#app nav"),
+    title: heading("Single- vs multi-frame mass detection in cine breast ultrasound"),
+    sentence: document.querySelector(".dynbus-headline > p"),
+    table1: document.getElementById("T_dynbus_table1"),
+    froc: document.querySelector(".dynbus-froc"),
+    table2: document.getElementById("T_dynbus_table2"),
+    split_summary: [...document.querySelectorAll("table")]
+      .find(t => t.caption && t.caption.textContent.trim() === "Split summary"),
+    protocol: heading("Protocol"),
+    rule_graph: document.getElementById("rulegraph"),
+  };
+  const box = el => {
+    const r = el.getBoundingClientRect();
+    return [r.left, r.top, r.right, r.bottom];
+  };
+  document.body.setAttribute("data-probe", JSON.stringify({
+    width: window.innerWidth, height: window.innerHeight,
+    boxes: Object.fromEntries(Object.entries(parts).map(([k, el]) => [k, el ? box(el) : null])),
+  }));
+}, 3000);
 </script>
 """
 
@@ -104,9 +138,9 @@ class Page(HTMLParser):
         return " ".join(" ".join(self.text).split())
 
 
-def chromium(profile: Path, *args: str) -> str:
+def chromium(profile: Path, *args: str, width: int = 1400) -> str:
     result = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        [CHROMIUM, *FLAGS, f"--window-size={width},{HEIGHT}", f"--user-data-dir={profile}", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -124,21 +158,57 @@ def report(tiny_runs, tmp_path_factory) -> tuple[Path, Path]:
     return first, path
 
 
-def test_report_opens_on_a_description_of_the_run(report, tmp_path):
+def in_order(rows: list[list[str]], expected: list[list[str]]) -> bool:
+    """Whether ``expected`` appears as consecutive rows of ``rows``."""
+    return any(rows[i : i + len(expected)] == expected for i in range(len(rows)))
+
+
+def test_report_opens_on_the_results_then_describes_the_run(report, tmp_path):
     run, path = report
     page = Page(chromium(tmp_path / "profile", "--dump-dom", path.as_uri()))
     words = page.words()
-    assert "Single- vs multi-frame mass detection in cine breast ultrasound" in words
+    title = "Single- vs multi-frame mass detection in cine breast ultrasound"
+    assert title in words
+    assert words.index(title) < words.index("Multi-frame fusion finds more masses")
+    assert words.index("Table 1: single- vs multi-frame") < words.index("Protocol")
     assert f"{TINY['simulate']['patients']} simulated patients" in words
     assert f"{TINY['evaluate']['bootstrap']} patient-level cluster bootstrap resamples" in words
+    rows = [row for row in page.rows if row]
     summary = pd.read_csv(run / "results" / "reports" / "split_summary.csv", dtype=str)
-    expected = [list(summary.columns), *summary.to_numpy().tolist()]
-    assert [row for row in page.rows if row] == expected
-    shot = tmp_path / "report.png"
-    chromium(tmp_path / "profile", f"--screenshot={shot}", path.as_uri())
+    assert in_order(rows, [list(summary.columns), *summary.to_numpy().tolist()])
+    table = pd.read_csv(run / "results" / "tables" / "table1.csv", dtype=str, keep_default_na=False)
+    assert in_order(rows, table.to_numpy().tolist())  # Table 1's body as the CSV holds it
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    """Whether two boxes (left, top, right, bottom) share any area."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_first_view_opens_on_the_results_and_nothing_overlaps(report, tmp_path, width):
+    _, path = report
+    probed = tmp_path / "layout.html"
+    page, end = path.read_text(encoding="utf-8").rsplit("</body>", 1)  # the page's own end
+    probed.write_text(page + LAYOUT + "</body>" + end, encoding="utf-8")
+    probe = Page(chromium(tmp_path / "profile", "--dump-dom", probed.as_uri(), width=width)).probe
+    assert probe["width"] == width
+    boxes = probe["boxes"]
+    assert None not in boxes.values(), boxes
+    for (a, box_a), (b, box_b) in itertools.combinations(boxes.items(), 2):
+        assert not overlap(box_a, box_b), f"at {width} px {a} {box_a} overlaps {b} {box_b}"
+    for name, box in boxes.items():
+        assert box[0] >= 0 and box[2] <= width, f"at {width} px {name} {box} leaves the window"
+    # the results come first, above the description of the run; Table 1 on the first screen
+    order = ["title", "sentence", "table1", "table2", "split_summary", "protocol", "rule_graph"]
+    tops = [boxes[name][1] for name in order]
+    assert tops == sorted(tops) and tops[0] >= 0, dict(zip(order, tops, strict=True))
+    assert boxes["table1"][3] <= probe["height"] and boxes["froc"][1] < probe["height"]
+    shot = tmp_path / f"report_{width}.png"
+    chromium(tmp_path / "profile", f"--screenshot={shot}", path.as_uri(), width=width)
     image = Image.open(shot)
-    assert image.size == (1400, 900)
-    assert len(image.convert("RGB").getcolors(1 << 20)) > 20  # text and the rule graph
+    assert image.size == (width, HEIGHT)
+    assert len(image.convert("RGB").getcolors(1 << 20)) > 20  # text, tables and the FROC plot
 
 
 def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):

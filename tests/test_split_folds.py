@@ -94,6 +94,10 @@ def test_three_folds_train_in_three_jobs_and_pool_into_the_tables(tmp_path: Path
         assert f"--fold {fold} " in console
     assert "--folds results/folds/1/eval results/folds/2/eval results/folds/3/eval" in console
     assert "--fold-summary results/eval/fold_summary.csv --out results/tables " in console
+    assert jobs["headline"] == 1  # the report opens on the pooled tables
+    assert "--fold-summary results/eval/fold_summary.csv --froc results/plots/froc_iou0.2.png" in (
+        console
+    )
 
 
 def test_one_fold_is_the_single_split_dag(tmp_path: Path):
@@ -104,7 +108,7 @@ def test_one_fold_is_the_single_split_dag(tmp_path: Path):
         "simulate": 1, "run_info": 1, "manifest": 1, "annotations": 1, "collect_prepared": 1,
         "duplicates": 1, "timings": 1, "split": 1, "train": 1, "environment": 1, "infer": 2,
         "evaluate": 1, "tables": 1, "plots": 2, "figures": 1, "video_metrics": 1, "ablation": 1,
-        "overlays": 1, "fingerprint": 1, "all": 1, "total": 22,
+        "overlays": 1, "headline": 1, "fingerprint": 1, "all": 1, "total": 23,
     }  # fmt: skip
     assert "folds/" not in console and "--fold" not in console
     assert "--out results/splits.csv --summary results/reports/split_summary.csv" in console

@@ -12,7 +12,7 @@ import pytest
 
 from dynbus.evaluation.boxes import iou_matrix
 from dynbus.evaluation.fp_chains import fp_chain_counts
-from dynbus.evaluation.video_metrics import video_metrics
+from dynbus.evaluation.video_metrics import metrics_table, video_metrics
 from dynbus.evaluation.videos import load_videos
 
 DET = ["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"]
@@ -103,6 +103,33 @@ def test_fp_chains_per_minute_and_unreached_recall(tmp_path: Path) -> None:
     m = metrics_of(write_study(tmp_path / "c", dets, anns, {"A": 10, "B": 10}))
     # the far boxes now score 0.95: 2 FP chains in 1/30 minute
     assert m.loc[("fp_per_minute", 0.7), "estimate"] == pytest.approx(60.0)
+
+
+def test_ultradet_literal_map_and_30_fps_fp_per_minute_beside_the_corrected_ones(
+    tmp_path: Path,
+) -> None:
+    # A: the mass in frames 0-9 (exact boxes, 0.9 down to 0.81) and a far box in frames 0-2;
+    # B: a far box in frame 0. The far boxes score 0.95: 4 FP boxes (2 FP chains) rank first.
+    dets = [("A", f, *MASS, 0.9 - f / 100) for f in range(10)]
+    dets += [("A", f, *FAR, 0.95) for f in range(3)] + [("B", 0, *FAR, 0.95)]
+    anns = [("A", f, "m", *MASS) for f in range(10)]
+    paths = write_study(tmp_path, dets, anns, {"A": 10, "B": 10}, frame_time_ms=100.0)
+    m = metrics_of(paths)
+    # every IoU: precision rises to 10/14 at recall 1, so each of the 10 APs is 5/7
+    assert m.loc[("map", 0), "estimate"] == pytest.approx(5 / 7)
+    assert m.loc[("map_ultradet", 0), "estimate"] == pytest.approx(10 * (5 / 7) / 9)
+    for bound in ("low", "high"):
+        literal, corrected = m.loc[("map_ultradet", 0), bound], m.loc[("map", 0), bound]
+        assert literal == pytest.approx(corrected * 10 / 9)
+    # 2 FP chains in 20 frames: 20 x 100 ms = 1/30 minute; at 30 fps 20 frames are 1/90 minute
+    assert m.loc[("fp_per_minute", 0.7), "estimate"] == pytest.approx(60.0)
+    assert m.loc[("fp_per_minute_30fps", 0.7), "estimate"] == pytest.approx(180.0)
+    videos, _ = load_videos(*paths[:3], None, paths[3], "annotated", 1)
+    names = metrics_table(video_metrics(videos, 10, 0, 1000))["Metric"].tolist()
+    mean = names.index("mAP@[.5:.95] (mean of the 10 APs)")
+    assert names[mean + 1] == "mAP@[.5:.95], UltraDet literal (sum of the 10 APs / 9)"
+    real = names.index("FP/min@R0.7 (cine frame rate)")
+    assert names[real + 1] == "FP/min@R0.7, UltraDet literal (30 fps)"
 
 
 def test_a_chain_is_false_when_at_most_90_percent_of_its_boxes_cover_a_mass() -> None:

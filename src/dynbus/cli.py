@@ -46,6 +46,10 @@ STAGES: dict[str, tuple[str, str]] = {
     "pool": ("dynbus.evaluation.pooling", "pool k-fold cross-validation results over the folds"),
     "tables": ("dynbus.evaluation.tables", "render the paper's Tables 1-2 from counts.csv"),
     "plots": ("dynbus.evaluation.plots", "FROC plots with bootstrap bands"),
+    "headline": (
+        "dynbus.evaluation.headline",
+        "the report's opening: one sentence, Tables 1-2 and the FROC figure (HTML fragment)",
+    ),
     "figures": (
         "dynbus.evaluation.figures",
         "qualitative figure: TP / FP / FN boxes on test frames",
@@ -60,6 +64,10 @@ STAGES: dict[str, tuple[str, str]] = {
     "compare": ("dynbus.compare", "which stage of two runs first differs, and by how much"),
     "environment": ("dynbus.environment", "record CPU/ISA, threads, GPU, packages, git commit"),
     "probe": ("dynbus.detector.probe", "hash a fixed training step: do this CPU's kernels match?"),
+    "config-reference": (
+        "dynbus.config_reference",
+        "write the configuration reference (Markdown) generated from the schema",
+    ),
 }
 
 

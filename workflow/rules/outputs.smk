@@ -49,6 +49,7 @@ def job_benchmarks(wildcards):
     jobs += [("plots", path) for path in per_fold(rules.plots.benchmark, iou=HIT_IOU)]
     jobs += [("figures", path) for path in per_fold(rules.figures.benchmark)]
     jobs += [("run_info", rules.run_info.benchmark)]
+    jobs += [("headline", rules.headline.benchmark)]
     jobs += [
         ("video_metrics", path) for path in per_fold(rules.video_metrics.benchmark)
     ]
@@ -83,6 +84,7 @@ def study_outputs(wildcards):
         *per_fold(rules.ablation.output),
         *per_fold(rules.overlays.output),
         *rules.run_info.output,
+        *rules.headline.output,
         *rules.timings.output,
         *rules.environment.output,
     ]

@@ -50,3 +50,33 @@ rule timings:
         ),
     shell:
         "dynbus timings {params.jobs} --csv {output.csv:q} --html {output.html:q} > {log:q} 2>&1"
+
+
+rule headline:
+    input:
+        counts="results/eval/counts.csv",
+        stats="results/eval/stats.csv",
+        fold_summary=["results/eval/fold_summary.csv"] if FOLDS > 1 else [],
+        froc=f"results/plots/froc_iou{EXAMPLE_IOU}.png",
+    output:
+        report(
+            "results/reports/headline.html",
+            caption="../report/headline.rst",
+            category="Summary",
+            labels={"item": "first page: Tables 1-2 and FROC"},
+        ),
+    log:
+        "logs/headline.log",
+    benchmark:
+        "benchmarks/out/headline.tsv"
+    conda:
+        "../../envs/stats.yaml"
+    params:
+        fold_summary=lambda w, input: (
+            f" --fold-summary {shlex.quote(input.fold_summary[0])}"
+            if input.fold_summary
+            else ""
+        ),
+    shell:
+        "dynbus headline --counts {input.counts:q} --stats {input.stats:q}{params.fold_summary}"
+        " --froc {input.froc:q} --out {output:q} > {log:q} 2>&1"

@@ -37,9 +37,8 @@ EXTENDED_TITLE = (
 )
 
 
-def get_args_parser() -> argparse.ArgumentParser:
-    """Command-line options of ``dynbus tables``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_table_arguments(parser: argparse.ArgumentParser) -> None:
+    """The inputs of the paper's tables: ``--counts``, ``--stats``, ``--fold-summary``."""
     parser.add_argument("--counts", required=True, help="counts.csv of dynbus evaluate")
     parser.add_argument(
         "--stats", default=None, help="stats.csv of dynbus evaluate (adds the extended table)"
@@ -49,6 +48,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=None,
         help="fold_summary.csv of dynbus pool (adds the rows of the folds' mean ± SE)",
     )
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """Command-line options of ``dynbus tables``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_table_arguments(parser)
     parser.add_argument("--out", required=True, help="output directory (replaced atomically)")
     return parser
 
@@ -190,19 +195,31 @@ def extended_table(stats: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def main(args: argparse.Namespace) -> None:
-    """Render the tables into ``args.out``."""
+def read_inputs(
+    args: argparse.Namespace,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """The counts, stats (or None) and fold summary (or None) that ``add_table_arguments`` names."""
     counts = read_counts(args.counts)
-    note = ""
     stats = None
     if args.stats is not None:
         if not Path(args.stats).is_file():
             raise InputFileError(args.stats, "file not found")
         stats = pd.read_csv(args.stats)
-        note = f" Multi-frame fusion order: {stats['fusion_order'].iloc[0]}."
     fold_summary = None
     if args.fold_summary is not None:
         fold_summary = read_csv_checked(args.fold_summary, FOLD_SUMMARY_COLUMNS)
+    return counts, stats, fold_summary
+
+
+def paper_tables(
+    counts: pd.DataFrame,
+    stats: pd.DataFrame | None,
+    fold_summary: pd.DataFrame | None,
+    source: str | Path,
+) -> dict[str, tuple[pd.DataFrame, str]]:
+    """Tables 1-2 (those whose IoU ``counts`` holds): file stem -> (table, title)."""
+    note = "" if stats is None else f" Multi-frame fusion order: {stats['fusion_order'].iloc[0]}."
+    if fold_summary is not None:
         folds = int(fold_summary["n_folds"].max())
         note += (
             f" Pooled over {folds} test folds (counts summed, each fold's thresholds set on its"
@@ -212,15 +229,24 @@ def main(args: argparse.Namespace) -> None:
         stem: iou for stem, iou in TABLES.items() if ((counts["iou"] - iou).abs() < 1e-9).any()
     }
     if not present:
-        raise InputFileError(args.counts, "no rows at IoU 0.2 or 0.5")
+        raise InputFileError(source, "no rows at IoU 0.2 or 0.5")
+    return {
+        stem: (
+            paper_table(counts, iou, fold_summary),
+            f"Table {stem[-1]}: single- vs multi-frame detection at IoU >= {iou:g} "
+            f"(χ² without continuity correction).{note}",
+        )
+        for stem, iou in present.items()
+    }
+
+
+def main(args: argparse.Namespace) -> None:
+    """Render the tables into ``args.out``."""
+    counts, stats, fold_summary = read_inputs(args)
+    tables = paper_tables(counts, stats, fold_summary, args.counts)
     Path(args.out).mkdir(parents=True, exist_ok=True)  # other rules write tables here too
     with contextlib.nullcontext(Path(args.out)) as out:
-        for stem, iou in present.items():
-            table = paper_table(counts, iou, fold_summary)
-            title = (
-                f"Table {stem[-1]}: single- vs multi-frame detection at IoU >= {iou:g} "
-                f"(χ² without continuity correction).{note}"
-            )
+        for stem, (table, title) in tables.items():
             write_csv(out / f"{stem}.csv", _flat(table))
             with atomic_open(out / f"{stem}.md", encoding="utf-8") as handle:
                 handle.write(to_markdown(table, title))

@@ -4,10 +4,12 @@ Frame-level AP50, AP75 and mAP@[.5:.95]; R@16 (recall at IoU 0.5 of the 16 highe
 boxes of each frame); precision at recall 0.7 / 0.8 / 0.9; false-positive chains per minute at
 recall 0.7 / 0.8 / 0.9 (FP@R, at the score threshold where the frame-level recall at IoU 0.5
 reaches R). Definitions as in UltraDet's ``video_evaluation.py`` (see ``frame_ap`` and
-``fp_chains``); per minute from each cine's frame time. Each metric gets a patient-cluster
-bootstrap 95 % CI (the resamples of ``dynbus evaluate``: same seed, same patients); in each
-resample the thresholds are chosen again on a grid of at most ``evaluate.max_thresholds``
-scores. Writes ``--out`` (long CSV) and ``--table``.{csv,md}.
+``fp_chains``), with two corrections, each reported beside UltraDet's literal value: mAP is the
+mean of the 10 APs (UltraDet's ``calculate_mmdet_ap`` divides their sum by 9), and FP/min uses
+each cine's frame time (UltraDet's ``calculate_video_level_fp`` assumes 30 fps). Each metric
+gets a patient-cluster bootstrap 95 % CI (the resamples of ``dynbus evaluate``: same seed,
+same patients); in each resample the thresholds are chosen again on a grid of at most
+``evaluate.max_thresholds`` scores. Writes ``--out`` (long CSV) and ``--table``.{csv,md}.
 """
 
 from __future__ import annotations
@@ -24,19 +26,23 @@ from dynbus.evaluation import stats
 from dynbus.evaluation.fp_chains import fp_chain_counts
 from dynbus.evaluation.frame_ap import area_ap, at_recall, frame_ranks, match, recall_precision
 from dynbus.evaluation.sweep import threshold_grid
-from dynbus.evaluation.videos import Video, add_video_arguments, videos_from_args
+from dynbus.evaluation.videos import DEFAULT_FPS, Video, add_video_arguments, videos_from_args
 
 AP_IOUS = np.round(np.arange(0.5, 0.951, 0.05), 2)
 RECALLS = np.array([0.7, 0.8, 0.9])
 TOP_K = 16
+# UltraDet's mAP: the sum of the APs at IoU 0.5, 0.55, ..., 0.95 divided by len(range(55, 100, 5))
+ULTRADET_MAP_DIVISOR = len(AP_IOUS) - 1
 COLUMNS = ["metric", "recall", "estimate", "low", "high", "threshold", "n_bootstrap"]
 LABELS = {
     "ap50": "AP50",
     "ap75": "AP75",
-    "map": "mAP@[.5:.95]",
+    "map": "mAP@[.5:.95] (mean of the 10 APs)",
+    "map_ultradet": "mAP@[.5:.95], UltraDet literal (sum of the 10 APs / 9)",
     "r16": "R@16",
     "precision": "P@R{r:g}",
-    "fp_per_minute": "FP/min@R{r:g}",
+    "fp_per_minute": "FP/min@R{r:g} (cine frame rate)",
+    "fp_per_minute_30fps": "FP/min@R{r:g}, UltraDet literal (30 fps)",
 }
 
 
@@ -70,6 +76,7 @@ class Tally:
         )
         self.n_gt = np.array([len(v.gt_frames) for v in videos], dtype=float)
         self.minutes = np.array([v.minutes for v in videos])
+        self.minutes_30fps = np.array([v.n_frames / (60 * DEFAULT_FPS) for v in videos])
         top = [frame_ranks(v.data.frames) < TOP_K for v in videos]
         self.top_tp = np.array(
             [
@@ -138,6 +145,9 @@ def video_metrics(
     rows.append(
         _row("map", np.nan, float(np.mean(aps)), np.mean(boot_aps, axis=0), np.nan, n_bootstrap)
     )
+    literal_map = float(np.sum(aps)) / ULTRADET_MAP_DIVISOR
+    boot_literal_map = np.sum(boot_aps, axis=0) / ULTRADET_MAP_DIVISOR
+    rows.append(_row("map_ultradet", np.nan, literal_map, boot_literal_map, np.nan, n_bootstrap))
     r16 = tally.top_tp.sum() / n_gt if n_gt else np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         boot_r16 = (weights @ tally.per_cluster(tally.top_tp)) / boot_gt
@@ -161,9 +171,11 @@ def _fp_rows(
     boot_recall: np.ndarray,
     n_bootstrap: int,
 ) -> list[list]:
-    """FP@R: FP chains per minute at the thresholds where recall reaches R (estimate, CI)."""
+    """FP@R: FP chains per minute at the thresholds where recall reaches R (estimate, CI).
+
+    Per minute of the cines' own frame rate, and (UltraDet's literal FP/min) at 30 fps.
+    """
     grid = tally.grid
-    boot_minutes = weights @ tally.per_cluster(tally.minutes)
     boot_thresholds = at_recall(boot_recall, np.broadcast_to(grid, boot_recall.shape), RECALLS)
     ok = ~np.isnan(boot_thresholds)
     # smallest grid value >= t; the chains are counted only at the grid values some resample
@@ -172,18 +184,20 @@ def _fp_rows(
     used, column = np.unique(level, return_inverse=True)
     reached = ~np.isnan(thresholds)
     counts = tally.fp_chains(np.r_[thresholds[reached], grid[used]])
-    estimate = np.full(len(RECALLS), np.nan)
-    estimate[reached] = counts[:, : reached.sum()].sum(axis=0) / tally.minutes.sum()
     chains = weights @ tally.per_cluster(counts[:, reached.sum() :])  # (B, U), boxes > grid[u]
     at = np.zeros(boot_thresholds.shape, dtype=np.int64)
     at[ok] = column
+    per_minute = {"fp_per_minute": tally.minutes, "fp_per_minute_30fps": tally.minutes_30fps}
+    boot_minutes = {metric: weights @ tally.per_cluster(m) for metric, m in per_minute.items()}
     rows = []
     for k, r in enumerate(RECALLS):
         t = boot_thresholds[:, k]
         ok = ~np.isnan(t)
-        boot = np.full(len(t), np.nan)
-        boot[ok] = chains[np.flatnonzero(ok), at[ok, k]] / boot_minutes[ok]
-        rows.append(_row("fp_per_minute", r, estimate[k], boot, thresholds[k], n_bootstrap))
+        for metric, minutes in per_minute.items():
+            estimate = counts[:, reached[:k].sum()].sum() / minutes.sum() if reached[k] else np.nan
+            boot = np.full(len(t), np.nan)
+            boot[ok] = chains[np.flatnonzero(ok), at[ok, k]] / boot_minutes[metric][ok]
+            rows.append(_row(metric, r, estimate, boot, thresholds[k], n_bootstrap))
     return rows
 
 
@@ -241,6 +255,7 @@ def main(args: argparse.Namespace) -> None:
         write_table(
             metrics_table(metrics),
             args.table,
-            f"Video metrics (UltraDet definitions) on {len(videos)} sequences, "
+            f"Video metrics (UltraDet's definitions; mAP and FP/min corrected, UltraDet's "
+            f"literal values beside them) on {len(videos)} sequences, "
             f"patient-cluster bootstrap 95 % CIs ({ev['bootstrap']} resamples).{note}",
         )
