@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pydicom
+from simulated import simulate
 
 from dynbus.deid.burned_text import check_burned_text
 from dynbus.deid.pixels import decoded_frames, region_mask, ultrasound_regions
@@ -39,12 +38,9 @@ def main() -> None:
     settings = {"frames": args.frames, "rows": args.rows, "columns": args.columns}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
-        subprocess.run([sys.executable, "-m", "dynbus", "simulate", "--out", str(raw),
-                        "--seed", str(args.seed), "--patients", str(args.patients),
-                        "--config", json.dumps({"simulate": settings})],
-                       check=True, capture_output=True)  # fmt: skip
+        paths = simulate(raw, args.seed, args.patients, settings)
         region_s, whole_s, false_positive_px, banner_found, frames_seen = [], [], [], 0, []
-        for path in sorted(raw.rglob("*.dcm")):
+        for path in paths:
             ds = pydicom.dcmread(path)
             frames = decoded_frames(ds)
             frames_seen.append(len(frames))

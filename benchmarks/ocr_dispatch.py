@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pydicom
+from simulated import simulate
 
 from dynbus.deid import ocr
 from dynbus.deid.burned_text import check_burned_text
@@ -54,11 +53,7 @@ def main() -> None:
     lines, decisions = [], []
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
-        subprocess.run([sys.executable, "-m", "dynbus", "simulate", "--out", str(raw),
-                        "--seed", str(args.seed), "--patients", str(args.patients),
-                        "--config", json.dumps({"simulate": settings})],
-                       check=True, capture_output=True)  # fmt: skip
-        for path in sorted(raw.rglob("*.dcm")):
+        for path in simulate(raw, args.seed, args.patients, settings):
             ds = pydicom.dcmread(path)
             frame = decoded_frames(ds)[:1]
             gray = frame.max(axis=-1) if frame.ndim == 4 else frame

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from simulated import simulate
 
 from dynbus.deid.pixels import decoded_frames
 
@@ -84,11 +83,7 @@ def main() -> None:
     seconds, scores = [], {"planted": [], "tissue": []}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
-        subprocess.run([sys.executable, "-m", "dynbus", "simulate", "--out", str(raw),
-                        "--seed", str(args.seed), "--patients", str(args.patients),
-                        "--config", json.dumps({"simulate": settings})],
-                       check=True, capture_output=True)  # fmt: skip
-        for path in sorted(raw.rglob("*.dcm")):
+        for path in simulate(raw, args.seed, args.patients, settings):
             ds = pydicom.dcmread(path)
             frame = gray(decoded_frames(ds)[0])
             region = ds.SequenceOfUltrasoundRegions[0]

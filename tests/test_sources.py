@@ -31,6 +31,17 @@ from tests.source_exporters import (
 KEEP_ALL = [0, 0, 100000, 100000]
 
 
+def assert_patient_folder_absent(work: Path, console: str) -> None:
+    """The planted patient folder name is in no name or file under results/, logs/,
+    .snakemake/, nor on the console."""
+    for folder in ("results", "logs", ".snakemake"):
+        for path in (work / folder).rglob("*"):
+            assert "DOE^JANE" not in str(path)
+            if path.is_file():
+                assert b"DOE^JANE" not in path.read_bytes(), path
+    assert "DOE^JANE" not in console
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     """A tiny simulated study through the DICOM path."""
@@ -382,12 +393,7 @@ def test_workflow_imports_cocovid_without_raw_names(reference: Path, tmp_path: P
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((work / "results" / "frames").iterdir())) == len(manifest)
     assert_same_contract(reference, _as_import_result(work))
-    for folder in ("results", "logs", ".snakemake"):
-        for path in (work / folder).rglob("*"):
-            assert "DOE^JANE" not in str(path)
-            if path.is_file():
-                assert b"DOE^JANE" not in path.read_bytes(), path
-    assert "DOE^JANE" not in result.stdout + result.stderr
+    assert_patient_folder_absent(work, result.stdout + result.stderr)
     assert b"DOE^JANE" in (work / "linkage" / "manifest.csv").read_bytes()
 
 
@@ -619,10 +625,5 @@ def test_workflow_imports_a_cvat_zip_and_reports_its_bad_box(tmp_path: Path) -> 
     ]
     private = pd.read_csv(work / "linkage" / "bad_annotations.csv")
     assert private["source"].tolist() == ["DOE^JANE/task.zip:annotations.xml"]
-    for folder in ("results", "logs", ".snakemake"):
-        for path in (work / folder).rglob("*"):
-            assert "DOE^JANE" not in str(path)
-            if path.is_file():
-                assert b"DOE^JANE" not in path.read_bytes(), path
-    assert "DOE^JANE" not in result.stdout + result.stderr
+    assert_patient_folder_absent(work, result.stdout + result.stderr)
     assert "imported_annotations" not in bad.to_csv()

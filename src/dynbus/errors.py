@@ -21,6 +21,18 @@ class InputFileError(DynbusError):
         super().__init__(f"{path}: {problem}")
 
 
+class NothingUsable(DynbusError):
+    """Every raw input was left out (``on_bad_input: skip``); says how many, the first reason
+    (by the input's handle, never its path) and where the private list is."""
+
+    def __init__(
+        self, what: str, left_out: str, first: tuple[str, str] | None, report: Path
+    ) -> None:
+        example = f" ({first[0]}: {first[1]})" if first is not None else ""
+        super().__init__(f"no usable {what} in the raw folder: all {left_out}{example}; "
+                         f"the list is in {report}")  # fmt: skip
+
+
 class ResumableStop(DynbusError):
     """A stage stopped early on purpose with its state saved; the same command continues it."""
 

@@ -40,7 +40,7 @@ from dynbus.atomic import write_csv
 from dynbus.batch import process_map
 from dynbus.deid.pixels import clip_box, ultrasound_regions
 from dynbus.dicom_io import check_frames, integer_value, number_of_frames, read_header
-from dynbus.errors import DynbusError, InputFileError
+from dynbus.errors import DynbusError, InputFileError, NothingUsable
 from dynbus.linkage import link_raw_files, private_files
 from dynbus.pseudonyms import (
     file_pseudonym,
@@ -354,10 +354,11 @@ def main(args: argparse.Namespace) -> None:
         write_csv(args.skipped, skipped[PUBLIC_PROBLEM_COLUMNS])
     if private.empty:
         first = skipped.iloc[0] if len(skipped) else None
-        example = f" (raw file {first['handle']}: {first['problem']})" if first is not None else ""
-        raise DynbusError(
-            f"no usable DICOM file in the raw folder: all {len(skipped)} files were left "
-            f"out{example}; the list is in {record}"
+        raise NothingUsable(
+            "DICOM file",
+            f"{len(skipped)} files were left out",
+            None if first is None else (f"raw file {first['handle']}", first["problem"]),
+            record,
         )
     with private_files():
         write_csv(args.private, private[PRIVATE_COLUMNS])

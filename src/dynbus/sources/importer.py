@@ -20,7 +20,7 @@ import pandas as pd
 from dynbus import config as study_config
 from dynbus.annotations import RAW_COLUMNS, SOURCE_COLUMNS
 from dynbus.atomic import atomic_dir, write_csv, write_json
-from dynbus.errors import DynbusError
+from dynbus.errors import DynbusError, NothingUsable
 from dynbus.manifest import PRIVATE_COLUMNS, public_manifest
 from dynbus.pseudonyms import (
     file_pseudonym,
@@ -165,10 +165,11 @@ def main(args: argparse.Namespace) -> None:
         write_csv(args.skipped, skipped[["file_id", "problem"]])
     if private.empty:
         first = skipped.iloc[0] if len(skipped) else None
-        example = f" ({first['file_id']}: {first['problem']})" if first is not None else ""
-        raise DynbusError(
-            f"no usable sequence in the raw folder: all {len(skipped)} inputs were "
-            f"skipped{example}; the list is in {report}"
+        raise NothingUsable(
+            "sequence",
+            f"{len(skipped)} inputs were skipped",
+            None if first is None else (first["file_id"], first["problem"]),
+            report,
         )
     specs = decoding_specs(scan, private, args.raw_dir)
     with atomic_dir(args.specs) as tmp:
