@@ -54,7 +54,7 @@ DEID_FILES = (
     "RGB_CINE.zip",
 )
 MAX_SHIFT_DAYS = 365
-# Where dynbus differs from the peers on purpose (the README's "De-identification" section).
+# Where dynbus differs from the peers on purpose (docs/privacy.md says so too).
 DOCUMENTED = {
     "pseudonym": "PatientName and PatientID hold the keyed patient pseudonym (Z in the table, "
     "REMOVE in deid's recipe), so sequences of one patient stay linked",

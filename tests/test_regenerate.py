@@ -2,7 +2,7 @@
 output, and deleting a declared file makes Snakemake schedule the rule that writes it (dry runs
 over the tiny run; files are put back). Files inside folder outputs (``results/frames``,
 ``deid``, ``audit``, ``overlays/videos``, the prepared shards) are exempt: Snakemake tracks the
-folder, so deleting one file inside it is not noticed (README, "Cluster": a measured trade)."""
+folder, so deleting one file inside it is not noticed (docs/cluster.md: a measured trade)."""
 
 from __future__ import annotations
 
