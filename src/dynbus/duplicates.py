@@ -229,6 +229,7 @@ def _cropped_pairs(
     (``found``), each with its best-matching frames, their pHash distance and 0 frame pairs."""
     a, b = np.nonzero(np.triu(score >= min_correlation, 1))
     linked = set(zip(found["a"], found["b"], strict=True))
+    words = [np.ascontiguousarray(word) for word in hashes.T]
     rows = []
     for left, right in zip(a.tolist(), b.tolist(), strict=True):
         if (left, right) in linked:
@@ -236,9 +237,7 @@ def _cropped_pairs(
         in_left, in_right = np.flatnonzero(owner == left), np.flatnonzero(owner == right)
         i, j = best_frame_pair(thumbs[in_left], thumbs[in_right])
         i, j = in_left[i], in_right[j]
-        distance = _distance(
-            [np.ascontiguousarray(w) for w in hashes.T], np.array([i]), np.array([j])
-        )
+        distance = _distance(words, np.array([i]), np.array([j]))
         rows.append((left, right, frame[i], frame[j], int(distance[0]), 0))
     return pd.DataFrame(rows, columns=["a", "b", "frame_a", "frame_b", "distance", "frame_pairs"])
 

@@ -215,10 +215,11 @@ def write_frame_folder(
                 small = list(pool.map(write, range(len(frames))))
         else:
             small = [write(index) for index in range(len(frames))]
-        hashes, contrast = hash_downscales(np.stack(small))
+        downscales = np.stack(small)
+        hashes, contrast = hash_downscales(downscales)
         meta = meta | {"phash": to_hex(hashes), "phash_contrast": contrast.tolist()}
         # the crop-tolerant duplicate check's input (dynbus.crop_match): the same downscales
-        meta["thumbnails"] = to_base64(thumbnails(np.stack(small)))
+        meta["thumbnails"] = to_base64(thumbnails(downscales))
         write_json(tmp / "meta.json", meta)
     return meta
 

@@ -71,7 +71,6 @@ class RawFile:
     n_frames: int
     rows: int
     columns: int
-    content: str  # sha256 of the file's bytes: tells a duplicate export from a conflict
 
 
 class BadInputs(DynbusError):
@@ -127,7 +126,6 @@ def read_raw_file(path: Path, raw_dir: Path, fallback_box: Sequence[int] | None 
         n_frames=number_of_frames(header, path),
         rows=rows,
         columns=columns,
-        content=file_digest(path),
     )
 
 
@@ -142,13 +140,14 @@ def _single_frame_series(members: list[RawFile]) -> bool:
     return len(members) == 1 or all(m.n_frames == 1 for m in members)
 
 
-def find_conflicts(files: list[RawFile], handles: dict[str, str]) -> dict[str, str]:
+def find_conflicts(files: list[RawFile], handles: dict[str, str], raw_dir: Path) -> dict[str, str]:
     """Problems between readable files: ``{file: problem}``.
 
     A SOPInstanceUID seen before (sorted order) is a duplicate export when the two files are
-    byte-identical, else a conflict (the first file is kept either way); every file of a series
-    mixing PatientIDs, or of a single-frame series mixing frame sizes, is unusable, and so is a
-    file without InstanceNumber in a single-frame series of several files (its place unknown).
+    byte-identical, else a conflict (the first file is kept either way; only such files are read
+    again, to compare their bytes); every file of a series mixing PatientIDs, or of a single-frame
+    series mixing frame sizes, is unusable, and so is a file without InstanceNumber in a
+    single-frame series of several files (its place unknown).
     """
     problems: dict[str, str] = {}
     first: dict[str, RawFile] = {}
@@ -158,7 +157,7 @@ def find_conflicts(files: list[RawFile], handles: dict[str, str]) -> dict[str, s
             kept = first[raw.instance_uid]
             problems[raw.file] = (
                 f"duplicate export: same SOPInstanceUID as raw file {handles[kept.file]}"
-                if raw.content == kept.content
+                if file_digest(raw_dir / raw.file) == file_digest(raw_dir / kept.file)
                 else f"conflict: same SOPInstanceUID as raw file {handles[kept.file]} but "
                 f"different contents; raw file {handles[kept.file]} was kept"
             )
@@ -262,7 +261,7 @@ def find_problems(
             good.append(outcome)
         else:
             found[name] = outcome
-    conflicts = find_conflicts(good, handles)
+    conflicts = find_conflicts(good, handles, raw_dir)
     found.update({name: (problem, True) for name, problem in conflicts.items()})
     rows = [
         [handles[name], file_pseudonym(key, name), name, *found[name]]
