@@ -14,7 +14,7 @@ docs/reproducibility.md):
   automatic one on non-Intel CPUs).
 
 ``portable: true`` therefore turns oneDNN and NNPACK off (convolutions run as im2col + MKL
-sgemm) and sets ``MKL_CBWR=COMPATIBLE``; ``portable: false`` keeps today's faster oneDNN kernels,
+sgemm) and sets ``MKL_CBWR=COMPATIBLE``; ``portable: false`` keeps 0.6.1's faster oneDNN kernels,
 capped at AVX2, which reproduce on the same CPU model only. torch reads the environment caps
 when it runs its first operation, so ``apply_settings`` must run before the stage's first
 tensor operation (``dynbus train``, ``dynbus infer`` and ``dynbus probe`` call it first thing).
