@@ -1,15 +1,15 @@
 """Time the duplicate check at the paper's scale: 157k frames hashed and compared.
 
 Hashing: ``--sources`` synthetic sequences of 256 x 320 speckle frames are written as frame
-folders (our PNG writer); ``dynbus.duplicates.hash_sequence`` then reads and hashes
+folders (our PNG writer); ``dynbus.dataset.duplicates.hash_sequence`` then reads and hashes
 ``--frames`` frames in total, cycling over those folders (page cache warm, as right after the
 frames stage), with ``--workers`` threads. Comparison: ``near_pairs`` on ``--frames`` hashes
 shaped like real sequences (one random 256-bit start per sequence of ``--length`` frames, 0-4
 bits flipped from frame to frame) plus ``--planted`` copies of whole sequences with 0-8 bits
-flipped, which it must all find. Crop-tolerant scores (:mod:`dynbus.crop_match`): ``--frames``
-thumbnails (a smooth random image per sequence of ``--length`` frames, each frame with noise), and
-how many sequence pairs were candidates of the fine pass. Prints the times and their sum;
-``--crop-only`` times the crop-tolerant scores alone.
+flipped, which it must all find. Crop-tolerant scores (:mod:`dynbus.ingest.crop_match`):
+``--frames`` thumbnails (a smooth random image per sequence of ``--length`` frames, each frame
+with noise), and how many sequence pairs were candidates of the fine pass. Prints the times and
+their sum; ``--crop-only`` times the crop-tolerant scores alone.
 
     python benchmarks/duplicates.py [--frames 157000] [--workers 2] [--max-distance 12]
         [--crop-only]
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from dynbus.atomic import write_json
-from dynbus.crop_match import CANDIDATE_MIN, MATCHED_FRAMES, sequence_similarity
-from dynbus.duplicates import hash_sequence, near_pairs
-from dynbus.png_io import encode_png
+from dynbus.dataset.duplicates import hash_sequence, near_pairs
+from dynbus.ingest.crop_match import CANDIDATE_MIN, MATCHED_FRAMES, sequence_similarity
+from dynbus.io.atomic import write_json
+from dynbus.io.png_io import encode_png
 
 
 def write_sources(root: Path, sources: int, length: int) -> list[Path]:

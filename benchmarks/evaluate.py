@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from dynbus import config as study_config
-from dynbus.evaluation.evaluate import evaluate
-from dynbus.evaluation.fusion import FusionSettings
-from dynbus.evaluation.inputs import load_sequences
-from dynbus.evaluation.sweep import hits_at
+from dynbus.protocol.evaluate import evaluate
+from dynbus.protocol.fusion import FusionSettings
+from dynbus.protocol.inputs import load_sequences
+from dynbus.protocol.sweep import hits_at
 
 WIDTH, HEIGHT = 320, 256
 

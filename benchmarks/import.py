@@ -26,7 +26,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from dynbus.cli import main as dynbus
-from dynbus.png_io import encode_png
+from dynbus.io.png_io import encode_png
 
 
 def sequence(rng: np.random.Generator, frames: int, rows: int, columns: int) -> np.ndarray:

@@ -1,14 +1,14 @@
 """Detection rate and false alarms of the duplicate (leakage) check on altered copies.
 
 On a study's frame folders (``--frames``, ``--manifest``: e.g. the demo's ``results/frames`` and
-``results/manifest.csv``), the real check (``dynbus.duplicates.find_duplicates`` with the
+``results/manifest.csv``), the real check (``dynbus.dataset.duplicates.find_duplicates`` with the
 default configuration) counts the false alarms: pairs of distinct sweeps, of one patient or of
 two (and how many distinct pairs score above a few correlations). Then ``--sources`` sweeps,
 evenly spread over the study, are each copied under every alteration of ``ALTERATIONS`` (crops
 in pixels of a 128 x 160 frame, scaled to the frame size; with ``--size ROWSxCOLUMNS`` the
 sweeps are first resized to that size; ``--no-check`` skips the count), and each copy is scored
 against its sweep as the check scores a pair: the crop-tolerant correlation
-(``dynbus.crop_match.sequence_similarity``) and the closest pHash distance. Prints, per
+(``dynbus.ingest.crop_match.sequence_similarity``) and the closest pHash distance. Prints, per
 alteration, how many copies are found, the lowest correlation and the pHash distances.
 
     python benchmarks/leakage.py --frames DIR --manifest CSV [--sources 20] [--size 600x800]
@@ -28,10 +28,10 @@ import pandas as pd
 from PIL import Image
 
 from dynbus import config as study_config
-from dynbus.crop_match import MATCHED_FRAMES, sequence_similarity, thumbnails
-from dynbus.duplicates import find_duplicates
-from dynbus.phash import downscale, hash_downscales
-from dynbus.png_io import read_png
+from dynbus.dataset.duplicates import find_duplicates
+from dynbus.ingest.crop_match import MATCHED_FRAMES, sequence_similarity, thumbnails
+from dynbus.ingest.phash import downscale, hash_downscales
+from dynbus.io.png_io import read_png
 
 Alteration = Callable[[np.ndarray, float], np.ndarray]
 LISTED = 0.9  # the false-alarm run lists distinct pairs from this correlation on

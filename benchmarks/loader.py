@@ -21,7 +21,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from dynbus.detector.data import FrameDataset, FrameRef, collate
-from dynbus.png_io import encode_png
+from dynbus.io.png_io import encode_png
 
 NEEDED_FPS = 26 * 116_972 / (720 * 60)
 

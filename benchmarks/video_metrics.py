@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from evaluate import write_study  # noqa: E402
 
-from dynbus.evaluation.ablation import fuse, variants  # noqa: E402
-from dynbus.evaluation.fusion import FusionSettings  # noqa: E402
-from dynbus.evaluation.video_metrics import metrics_table, video_metrics  # noqa: E402
-from dynbus.evaluation.videos import load_videos  # noqa: E402
+from dynbus.metrics.ablation import fuse, variants  # noqa: E402
+from dynbus.metrics.video_metrics import metrics_table, video_metrics  # noqa: E402
+from dynbus.metrics.videos import load_videos  # noqa: E402
+from dynbus.protocol.fusion import FusionSettings  # noqa: E402
 
 
 def load(folder: Path, n_sequences: int, n_frames: int, n_boxes: int) -> list:

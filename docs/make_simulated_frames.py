@@ -16,7 +16,7 @@ import pandas as pd
 import pydicom
 from PIL import Image, ImageDraw
 
-from dynbus.atomic import atomic_path
+from dynbus.io.atomic import atomic_path
 from dynbus.simulate.study import Settings, simulate
 
 SCALE = 2 / 3

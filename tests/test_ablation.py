@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dynbus.evaluation.boxes import iou_matrix
-from dynbus.evaluation.seqnms import LINK_IOU, NMS_IOU, seq_nms
-from dynbus.evaluation.tracking import track_labels
+from dynbus.metrics.seqnms import LINK_IOU, NMS_IOU, seq_nms
+from dynbus.metrics.tracking import track_labels
+from dynbus.protocol.boxes import iou_matrix
 from tests.test_video_metrics import FAR, MASS, write_study
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from dynbus.annotations import rekey_annotations
+from dynbus.ingest.annotations import rekey_annotations
 
 PRIVATE = pd.DataFrame(
     {
@@ -34,7 +34,7 @@ GOOD = "A/cine.dcm,3,L1,10,10,20,20\nB/img1.dcm,0,L1,1.5,2,30,40\n"
 def raw_rows(text: str) -> pd.DataFrame:
     from io import StringIO
 
-    from dynbus.annotations import RAW_COLUMNS
+    from dynbus.ingest.annotations import RAW_COLUMNS
 
     frame = pd.read_csv(StringIO(HEADER + text), dtype=str, keep_default_na=False)[RAW_COLUMNS]
     frame.insert(0, "line", range(2, len(frame) + 2))

@@ -28,10 +28,10 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless, generate_ui
 
 from dynbus import cli
 from dynbus import config as study_config
-from dynbus.dicom_io import read_dicom
+from dynbus.deid.pseudonyms import file_pseudonym, load_or_create_key
 from dynbus.errors import DynbusError
-from dynbus.manifest import BadInputs, build_manifest
-from dynbus.pseudonyms import file_pseudonym, load_or_create_key
+from dynbus.ingest.manifest import BadInputs, build_manifest
+from dynbus.io.dicom_io import read_dicom
 from tests.conftest import run_workflow, simulate_study, tiny_config
 from tests.dicom_factory import (
     make_us,

@@ -28,8 +28,8 @@ import yaml
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from dynbus.deid.pseudonyms import create_key, demo_key, load_or_create_key
 from dynbus.errors import DynbusError
-from dynbus.pseudonyms import create_key, demo_key, load_or_create_key
 from dynbus.simulate.study import identities
 from tests.conftest import PLANTED_RAW_DIR, TINY, run_workflow, simulate_study, tiny_config
 from tests.phi import found_in, needles_for, phi_found_under, planted_phi

@@ -18,8 +18,8 @@ from pydicom.pixels import pixel_array
 from dynbus.deid.ocr import engine, require_ocr
 from dynbus.deid.pixels import mask_spans, region_mask, ultrasound_regions
 from dynbus.deid.profile import table
-from dynbus.dicom_io import decode_frames
-from dynbus.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
+from dynbus.deid.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
+from dynbus.io.dicom_io import decode_frames
 from tests.dicom_factory import REGION, burn_text, make_us, pattern, save, to_big_endian
 
 SHORT_VRS = {"AS", "US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"}

@@ -35,7 +35,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID, UID_dictionary
 
 from dynbus.deid.profile import PSEUDONYMISED, table_action
-from dynbus.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
+from dynbus.deid.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
 from tests.test_deid import plant_table
 
 DEID_DATA = Path(__import__("deid_data").__file__).parent / "data" / "ultrasounds"

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from dynbus.detector.probe import committed
-from dynbus.environment import REPRODUCIBILITY_ENV
+from dynbus.provenance.environment import REPRODUCIBILITY_ENV
+from dynbus.provenance.probe import committed
 from tests.conftest import ROOT
 
 PROBES = ROOT / "docs" / "kernel_probes.csv"

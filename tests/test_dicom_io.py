@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from dynbus.dicom_io import read_dicom, read_header
 from dynbus.errors import InputFileError
+from dynbus.io.dicom_io import read_dicom, read_header
 from tests.dicom_factory import make_us, pattern, save, to_jpeg_baseline
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from numpy._core._multiarray_umath import __cpu_dispatch__
 
-from dynbus.fingerprint import raw_fingerprint, stage_fingerprint
+from dynbus.provenance.fingerprint import raw_fingerprint, stage_fingerprint
 
 # 4 patients at the demo's frame size; seed 2019 gives them (ENCODING_CYCLE) uncompressed RGB,
 # RLE RGB (both converted to gray by the luma weights), JPEG YBR and JPEG-LS gray

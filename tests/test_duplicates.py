@@ -16,13 +16,13 @@ import pytest
 from PIL import Image
 
 from dynbus import config as study_config
-from dynbus.atomic import write_json
 from dynbus.cli import main as dynbus
-from dynbus.duplicates import hash_sequence, near_pairs
+from dynbus.dataset.duplicates import hash_sequence, near_pairs
 from dynbus.errors import InputFileError
-from dynbus.frames import write_frame_folder
-from dynbus.phash import phash
-from dynbus.png_io import encode_png, read_png
+from dynbus.ingest.frames import write_frame_folder
+from dynbus.ingest.phash import phash
+from dynbus.io.atomic import write_json
+from dynbus.io.png_io import encode_png, read_png
 from tests.source_exporters import dicom_study
 
 

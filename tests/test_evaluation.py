@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynbus.evaluation.boxes import iou_matrix
-from dynbus.evaluation.fusion import FusionSettings
-from dynbus.evaluation.matching import DUPLICATE, FALSE_POSITIVE, greedy_match
-from dynbus.evaluation.single_frame import draw_frame
-from dynbus.evaluation.sweep import (
+from dynbus.protocol.boxes import iou_matrix
+from dynbus.protocol.fusion import FusionSettings
+from dynbus.protocol.matching import DUPLICATE, FALSE_POSITIVE, greedy_match
+from dynbus.protocol.single_frame import draw_frame
+from dynbus.protocol.sweep import (
     METHODS,
     SequenceData,
     curve,

@@ -14,10 +14,10 @@ from PIL import Image
 from pydicom.pixels import convert_color_space, pixel_array
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
-from dynbus.crop_match import from_base64, thumbnails
 from dynbus.errors import InputFileError
-from dynbus.frames import extract_frames
-from dynbus.phash import downscale, phash, to_hex
+from dynbus.ingest.crop_match import from_base64, thumbnails
+from dynbus.ingest.frames import extract_frames
+from dynbus.ingest.phash import downscale, phash, to_hex
 from tests.dicom_factory import (
     make_us,
     pattern,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynbus.evaluation.boxes import iou_matrix, linked_pairs, paired_iou
-from dynbus.evaluation.fusion import FusionSettings, group, merge_forest
+from dynbus.protocol.boxes import iou_matrix, linked_pairs, paired_iou
+from dynbus.protocol.fusion import FusionSettings, group, merge_forest
 
 
 def random_boxes(rng: np.random.Generator, n: int) -> np.ndarray:

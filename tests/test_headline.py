@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from dynbus.evaluation.headline import sentence
+from dynbus.reporting.headline import sentence
 from tests.test_report import Page
 
 # (iou, fp_rate, method, tp, fn, fp, threshold): 10 masses

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from pydicom.uid import generate_uid
 
-from dynbus.manifest import BadInputs, build_manifest
-from dynbus.pseudonyms import load_or_create_key
+from dynbus.deid.pseudonyms import load_or_create_key
+from dynbus.ingest.manifest import BadInputs, build_manifest
 from tests.dicom_factory import make_us, pattern, save
 
 

@@ -19,11 +19,11 @@ import pytest
 from PIL import Image
 
 from dynbus.cli import main as dynbus
-from dynbus.evaluation import video_writer
-from dynbus.evaluation.fusion import FusionSettings
-from dynbus.evaluation.overlays import outcome
-from dynbus.evaluation.sweep import hits_at
-from dynbus.evaluation.videos import load_videos
+from dynbus.metrics.videos import load_videos
+from dynbus.protocol.fusion import FusionSettings
+from dynbus.protocol.sweep import hits_at
+from dynbus.reporting import video_writer
+from dynbus.reporting.overlays import outcome
 
 WIDTH, HEIGHT, GRAY = 63, 48, 128
 LESION_S01 = (10, 10, 30, 30)

@@ -20,9 +20,9 @@ import torch
 from PIL import Image
 
 from dynbus import cli, environment
-from dynbus.compare import detection_delta, table_delta
 from dynbus.detector import checkpoint
-from dynbus.fingerprint import fingerprint
+from dynbus.provenance.compare import detection_delta, table_delta
+from dynbus.provenance.fingerprint import fingerprint
 from tests.detector_fixtures import write_inputs
 
 DETECTIONS = pd.DataFrame(

@@ -15,7 +15,7 @@ import yaml
 from PIL import Image
 
 from dynbus.cli import main as dynbus
-from dynbus.sources.video import frame_gray
+from dynbus.ingest.sources.video import frame_gray
 from tests.conftest import ROOT, run_workflow
 from tests.source_exporters import (
     cvat_xml,

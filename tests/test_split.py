@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dynbus.dataset.split import make_splits, split_sizes, summarize
 from dynbus.errors import DynbusError
-from dynbus.split import make_splits, split_sizes, summarize
 
 PAPER = {"train": 0.8123, "val": 0.1008, "test": 0.0869}
 

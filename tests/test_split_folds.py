@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from dynbus.dataset.split import make_splits
 from dynbus.errors import DynbusError
-from dynbus.split import make_splits
 from tests.conftest import run_workflow, tiny_config
 from tests.test_split import study
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dynbus.evaluation import stats
+from dynbus.protocol import stats
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "paper_table1.csv"  # the paper's Table 1
 

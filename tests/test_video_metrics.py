@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dynbus.evaluation.boxes import iou_matrix
-from dynbus.evaluation.fp_chains import fp_chain_counts
-from dynbus.evaluation.video_metrics import metrics_table, video_metrics
-from dynbus.evaluation.videos import load_videos
+from dynbus.metrics.fp_chains import fp_chain_counts
+from dynbus.metrics.video_metrics import metrics_table, video_metrics
+from dynbus.metrics.videos import load_videos
+from dynbus.protocol.boxes import iou_matrix
 
 DET = ["sequence_id", "frame", "x1", "y1", "x2", "y2", "score"]
 ANN = ["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2"]

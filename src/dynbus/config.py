@@ -21,7 +21,7 @@ import yaml
 
 from dynbus.errors import DynbusError
 
-FRACTION_TOLERANCE = 1e-3  # dynbus.split normalises fractions that sum to 1 within this
+FRACTION_TOLERANCE = 1e-3  # dynbus.dataset.split normalises fractions that sum to 1 within this
 
 
 def schema() -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from dynbus import config as study_config
-from dynbus.atomic import atomic_open
 from dynbus.errors import DynbusError
+from dynbus.io.atomic import atomic_open
 
 HEADER = """\
 # Configuration reference

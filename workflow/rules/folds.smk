@@ -2,7 +2,7 @@
 # plots gets a {fold} wildcard (1..k) and writes under results/folds/{fold}/ (its log and benchmark
 # under logs/folds/{fold}/, benchmarks/out/folds/{fold}/); pool.smk pools the folds into the single
 # split's results/eval/, tables/ and plots/. With one fold every path is the single split's.
-from dynbus.split import check_folds
+from dynbus.dataset.split import check_folds
 
 FOLDS = config["split"]["folds"]
 FOLD_IDS = [str(fold) for fold in range(1, FOLDS + 1)]

@@ -15,15 +15,15 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from dynbus import config as dynbus_config
-from dynbus.atomic import atomic_dir, atomic_path, write_json
 from dynbus.deid.audit import Audit
 from dynbus.deid.burned_text import ocr_setting
 from dynbus.deid.deidentify import deidentify_dataset
 from dynbus.deid.keep import KEEP_KEYWORDS
 from dynbus.deid.profile import TABLE_VERSION
-from dynbus.dicom_io import read_dicom
+from dynbus.deid.pseudonyms import load_or_create_key
 from dynbus.errors import DynbusError, InputFileError
-from dynbus.pseudonyms import load_or_create_key
+from dynbus.io.atomic import atomic_dir, atomic_path, write_json
+from dynbus.io.dicom_io import read_dicom
 
 
 def get_args_parser() -> argparse.ArgumentParser:

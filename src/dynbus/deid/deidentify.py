@@ -20,8 +20,8 @@ from dynbus.deid.pixels import (
     store_frames,
 )
 from dynbus.deid.profile import TABLE_VERSION, Profile
+from dynbus.deid.pseudonyms import date_shift_days, patient_pseudonym, uid_pseudonym
 from dynbus.errors import DynbusError
-from dynbus.pseudonyms import date_shift_days, patient_pseudonym, uid_pseudonym
 
 # CID 7050 De-identification Methods
 BASIC_PROFILE = ("113100", "Basic Application Confidentiality Profile")
@@ -34,7 +34,7 @@ def deidentify_dataset(ds: Dataset, key: bytes, config: dict[str, Any], audit: A
 
     ``config`` is the ``deid`` section (``dates``, ``max_date_shift_days``, ``fallback_box``,
     ``burned_in_text``, ``ocr``). The caller has checked the file
-    (``dynbus.dicom_io.check_dataset``). Raises ``DynbusError`` when burned-in text is found
+    (``dynbus.io.dicom_io.check_dataset``). Raises ``DynbusError`` when burned-in text is found
     and ``burned_in_text`` is ``error``.
     """
     raw_patient = str(ds.PatientID).strip()

@@ -1,6 +1,6 @@
 """Clean Pixel Data option, pixel helpers: the kept area, decoding, blanking, storing.
 
-Pixels are decoded by :func:`dynbus.dicom_io.decode_frames` (libjpeg-turbo for JPEG Baseline,
+Pixels are decoded by :func:`dynbus.io.dicom_io.decode_frames` (libjpeg-turbo for JPEG Baseline,
 pydicom's decoders otherwise; YBR colour converted to RGB), blanked outside the union of the
 ``SequenceOfUltrasoundRegions`` boxes (or a configured fallback box) and stored uncompressed
 (Explicit VR Little Endian), so the pixels kept are exactly the decoded ones.
@@ -14,8 +14,8 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from dynbus.dicom_io import decode_frames
 from dynbus.errors import DynbusError
+from dynbus.io.dicom_io import decode_frames
 
 Box = tuple[int, int, int, int]
 
@@ -74,7 +74,7 @@ def kept_boxes(ds: Dataset, fallback_box: Sequence[int] | None) -> tuple[list[Bo
 def decoded_frames(ds: Dataset) -> np.ndarray:
     """Writable pixels, (frames, rows, columns[, samples]); YBR colour decoded to RGB.
 
-    Decoded by :func:`dynbus.dicom_io.decode_frames`, whose errors name the file ``ds`` was read
+    Decoded by :func:`dynbus.io.dicom_io.decode_frames`, whose errors name the file ``ds`` was read
     from.
     """
     frames = decode_frames(ds, getattr(ds, "filename", None) or "pixel data")

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from dynbus.atomic import atomic_path
 from dynbus.errors import InputFileError
+from dynbus.io.atomic import atomic_path
 
 from .model import build_model
 

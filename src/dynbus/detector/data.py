@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
-from dynbus.csv_input import read_csv_checked
 from dynbus.errors import InputFileError
+from dynbus.io.csv_input import read_csv_checked
 
 BOX_COLUMNS = ["x1", "y1", "x2", "y2"]
 ANNOTATION_COLUMNS = ["sequence_id", "frame", *BOX_COLUMNS]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 from torch.utils.data import DataLoader
 
-from dynbus.atomic import atomic_open, write_csv
 from dynbus.config import add_config_argument, load
+from dynbus.io.atomic import atomic_open, write_csv
 
 from .checkpoint import load_detector
 from .data import FrameDataset, collate, list_frames, read_annotations, split_sequences

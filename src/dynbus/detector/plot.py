@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dynbus.atomic import atomic_path
+from dynbus.io.atomic import atomic_path
 
 from .engine import LOSS_PARTS
 

@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from dynbus.atomic import write_csv
 from dynbus.config import add_config_argument, load
 from dynbus.errors import InputFileError, ResumableStop
+from dynbus.io.atomic import write_csv
 
 from . import checkpoint, resume
 from .data import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from dynbus.config import add_config_argument, load
+from dynbus.deid.pseudonyms import create_key, demo_key
 from dynbus.errors import DynbusError
-from dynbus.pseudonyms import create_key, demo_key
 
 
 def get_args_parser() -> argparse.ArgumentParser:

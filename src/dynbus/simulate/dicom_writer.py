@@ -25,7 +25,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from dynbus.atomic import atomic_path
+from dynbus.io.atomic import atomic_path
 from dynbus.simulate.phi import Identity
 from dynbus.simulate.scanner import Layout
 

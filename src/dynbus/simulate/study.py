@@ -181,7 +181,7 @@ def simulate(out: str | Path, settings: Settings) -> dict[str, float]:
     """Write the study to ``out`` (built in a temporary sibling, then renamed); return a summary."""
     import pandas as pd
 
-    from dynbus.atomic import write_csv
+    from dynbus.io.atomic import write_csv
 
     target = Path(out)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
