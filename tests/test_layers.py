@@ -30,9 +30,10 @@ LAYERS: dict[str, int] = {
     "metrics": 7,
     "reporting": 8,
     "provenance": 9,
-    "config_reference": 10,
-    "cli": 10,
-    "__main__": 11,
+    "model": 10,
+    "config_reference": 11,
+    "cli": 11,
+    "__main__": 12,
 }
 
 
