@@ -188,6 +188,7 @@ def test_subgroups_command_writes_the_tables_and_the_forest_plot(tmp_path: Path)
         [2.0, "mm", "Acme U1"],
         [20.0, "px", "unknown"],
     ]
+    assert lesions["scanner_group"].tolist() == lesions["scanner"].tolist()  # min_count 1
     assert lesions["frame_rate_band"].tolist() == ["20–30 fps", "20–30 fps", "≥30 fps"]
     rows = pd.read_csv(out / "subgroups.csv").set_index(["grouping", "subgroup"])
     assert rows.loc[("size", "<10 mm"), ["n_lesions", "single_tp", "multi_tp"]].tolist() == [

@@ -50,7 +50,7 @@ from dynbus.protocol.sweep import METHODS
 ANNOTATION_COLUMNS = ["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2"]
 HIT_COLUMNS = ["iou", "fp_rate", "sequence_id", "lesion_id", *METHODS]
 ID_TYPES = {"sequence_id": str, "patient_id": str, "lesion_id": str}
-GROUPINGS = {"size": "size_bin", "scanner": "scanner", "frame rate": "frame_rate_band"}
+GROUPINGS = {"size": "size_bin", "scanner": "scanner_group", "frame rate": "frame_rate_band"}
 UNCALIBRATED = "uncalibrated (px)"
 UNKNOWN = "unknown"
 OTHER = "other"
@@ -161,7 +161,7 @@ def pool_small(labels: pd.Series, min_count: int) -> tuple[pd.Series, str]:
 
 
 def assign_groups(lesions: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.DataFrame, dict]:
-    """``lesions`` with ``size_bin``, ``frame_rate_band`` and (pooled) ``scanner``; and each
+    """``lesions`` with ``size_bin``, ``frame_rate_band`` and ``scanner_group``; and each
     grouping's subgroups in display order with what "other" pooled."""
     sizes = binned(
         lesions["size"].where(lesions["size_unit"] == "mm"), settings["size_bins_mm"], "mm"
@@ -171,7 +171,7 @@ def assign_groups(lesions: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.D
     out = lesions.assign(
         size_bin=sizes.where(lesions["size_unit"] == "mm", UNCALIBRATED),
         frame_rate_band=fps.fillna(UNKNOWN),
-        scanner=scanner,
+        scanner_group=scanner,
     )
     seen = scanner.value_counts()
     named = sorted((s for s in seen.index if s != OTHER), key=lambda s: (-seen[s], s))
