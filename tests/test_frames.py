@@ -159,6 +159,10 @@ def test_real_ultrasound_cine_via_cli(tmp_path: Path) -> None:
         "columns": 320,
         "frame_time_ms": pytest.approx(33.333),
         "regions": [[84, 31, 319, 239]],
+        # the region's calibration as the header gives it (0.0510 cm/px, box not clipped)
+        "spacing_mm": [{"box": [84, 31, 595, 414], "mm_per_px": [pytest.approx(0.510497)] * 2}],
+        "manufacturer": "SonoSite, Inc.",
+        "model": "Turbo",
     }
     frames = read_pngs(out)
     assert np.abs(frames - pixel_array(path, as_rgb=False)[..., 0].astype(float)).max() <= 2

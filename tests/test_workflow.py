@@ -8,6 +8,7 @@ byte-identical. (tests/test_data_safety.py scans both for patient names.)
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pydicom
@@ -28,6 +29,7 @@ def test_whole_dag_writes_tables_plots_and_figures(tiny_runs):
         assert_drawn(first / "results" / "plots" / f"froc_iou{iou}.png")
         assert (first / "results" / "plots" / f"froc_iou{iou}.pdf").read_bytes()[:5] == b"%PDF-"
     assert_drawn(first / "results" / "figures" / "examples.png")
+    assert_subgroups_add_up(first / "results")
     assert (first / "results" / "detections" / "val.csv").is_file()
     for name in ["video_metrics.md", "ablation.md", "extended.csv"]:
         assert (first / "results" / "tables" / name).stat().st_size > 0
@@ -38,6 +40,25 @@ def test_whole_dag_writes_tables_plots_and_figures(tiny_runs):
     assert all((overlays / video).stat().st_size > 0 for video in index["video"])
     text = (overlays / "index.csv").read_text() + (overlays / "worst.html").read_text()
     assert not [name for name in PLANTED_RAW_DIR.replace("^", "_").split("_") if name in text]
+
+
+def assert_subgroups_add_up(results: Path) -> None:
+    """Every test lesion is in lesions.csv once, sized in mm (the simulator calibrates its
+    regions), and each grouping's subgroups add up to the split's counts (docs/subgroups.md)."""
+    lesions = pd.read_csv(results / "subgroups" / "lesions.csv")
+    hits = pd.read_csv(results / "eval" / "lesion_hits.csv")
+    assert len(lesions) == len(hits) / hits.groupby(["iou", "fp_rate"]).ngroups
+    assert (lesions["size_unit"] == "mm").all() and (lesions["size"] > 0).all()
+    assert set(lesions["scanner"]) == {"SonoSim Medical SonoSim L12"}
+    counts = pd.read_csv(results / "eval" / "counts.csv").set_index(["iou", "fp_rate", "method"])
+    rows = pd.read_csv(results / "subgroups" / "subgroups.csv")
+    assert set(rows["grouping"]) == {"size", "scanner", "frame rate"}
+    for (_, iou, rate), part in rows.groupby(["grouping", "iou", "fp_rate"]):
+        assert part["n_lesions"].sum() == len(lesions)
+        for method in ("single", "multi"):
+            assert part[f"{method}_tp"].sum() == counts.loc[(iou, rate, method), "tp"]
+    assert_drawn(results / "subgroups" / "forest.png")
+    assert "multi-frame" in (results / "subgroups" / "subgroups.html").read_text()
 
 
 def test_same_seed_gives_byte_identical_tables(tiny_runs):

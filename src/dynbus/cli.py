@@ -52,9 +52,17 @@ STAGES: dict[str, tuple[str, str]] = {
         "the field's video metrics (AP50, R@16, FP@R) with bootstrap CIs",
     ),
     "ablation": ("dynbus.metrics.ablation", "multi-frame fusion variants vs the paper's rule"),
+    "subgroups": (
+        "dynbus.protocol.subgroups",
+        "sensitivity by lesion size (mm), scanner and frame rate, with the gain's test",
+    ),
     "pool": ("dynbus.protocol.pooling", "pool k-fold cross-validation results over the folds"),
     "tables": ("dynbus.reporting.tables", "render the paper's Tables 1-2 from counts.csv"),
     "plots": ("dynbus.reporting.plots", "FROC plots with bootstrap bands"),
+    "forest": (
+        "dynbus.reporting.forest",
+        "forest plot of the multi-frame gain per subgroup, and the subgroup table (HTML)",
+    ),
     "headline": (
         "dynbus.reporting.headline",
         "the report's opening: one sentence, Tables 1-2 and the FROC figure (HTML fragment)",

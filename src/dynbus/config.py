@@ -69,6 +69,12 @@ def _cross_checks(config: dict[str, Any]) -> None:
         raise DynbusError(
             f"invalid configuration at simulate/frames: minimum {low} exceeds maximum {high}"
         )
+    for key in ("size_bins_mm", "frame_rate_bins_fps"):
+        edges = config["subgroups"][key]
+        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise DynbusError(
+                f"invalid configuration at subgroups/{key}: edges {edges} are not increasing"
+            )
 
 
 # Keys an earlier version accepted, with what replaced them (a clearer error than "unexpected").

@@ -28,3 +28,8 @@ def fold_labels(labels):
 def pooled_labels(labels):
     """Report labels of a pooled table or plot."""
     return {**labels, "fold": "pooled"}
+
+
+def study_labels(labels):
+    """Report labels of a result over the whole test set: pooled when there are several folds."""
+    return pooled_labels(labels) if FOLDS > 1 else labels

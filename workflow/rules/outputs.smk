@@ -64,6 +64,10 @@ def job_benchmarks(wildcards):
             ("pooled_plots", path)
             for path in expand(rules.pooled_plots.benchmark, iou=HIT_IOU)
         ]
+    jobs += [
+        ("subgroups", rules.subgroups.benchmark),
+        ("forest", rules.forest.benchmark),
+    ]
     return [(name, str(path)) for name, path in jobs]
 
 
@@ -87,6 +91,8 @@ def study_outputs(wildcards):
         *rules.headline.output,
         *rules.timings.output,
         *rules.environment.output,
+        *rules.subgroups.output,
+        *rules.forest.output,
     ]
     if FOLDS > 1:
         outputs += [

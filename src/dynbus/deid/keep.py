@@ -17,7 +17,8 @@ KEEP_KEYWORDS = (
     # SOP common, general series / image
     "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID", "Modality",
     "SeriesNumber", "InstanceNumber", "AcquisitionNumber", "Laterality", "ImageLaterality",
-    "PatientOrientation", "BodyPartExamined", "Manufacturer", "ConversionType",
+    "PatientOrientation", "BodyPartExamined", "Manufacturer", "ManufacturerModelName",
+    "ConversionType",
     # image pixel, palette colour, VOI / modality LUT, lossy compression
     "SamplesPerPixel", "PhotometricInterpretation", "PlanarConfiguration", "Rows", "Columns",
     "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "PixelAspectRatio",

@@ -2,9 +2,11 @@
 
 INPUT is one (multi-frame) DICOM file or a directory of single-frame files of one series
 (grouped by SeriesInstanceUID, ordered by InstanceNumber). OUTDIR receives ``{frame:06d}.png``
-(full frame size) and ``meta.json`` (``n_frames, rows, columns, frame_time_ms, regions`` and each
-frame's perceptual hash and thumbnail for the duplicate check, ``phash, phash_contrast,
-thumbnails``); it is built in a temporary sibling and renamed, so a failure leaves nothing.
+(full frame size) and ``meta.json`` (``n_frames, rows, columns, frame_time_ms, regions``, the
+regions' physical calibration ``spacing_mm`` (each spatially calibrated region's box and mm per
+pixel in x and y), the scanner's ``manufacturer`` and ``model``, and each frame's perceptual
+hash and thumbnail for the duplicate check, ``phash, phash_contrast, thumbnails``); it is built
+in a temporary sibling and renamed, so a failure leaves nothing.
 
 JPEG Baseline YCbCr / monochrome frames take a fast path: only the luma is decoded
 (``simplejpeg``, colourspace GRAY), which is the ITU-R BT.601 gray of the colour frame. Every other
@@ -42,6 +44,7 @@ from dynbus.io.png_io import encode_png
 # BT.601 luma in thousandths: integer products are exact (a float matmul goes through BLAS,
 # whose kernel, and so the last bit, differs per CPU)
 LUMA_PER_MILLE = np.array([299, 587, 114], dtype=np.int64)
+CENTIMETRE = 3  # PhysicalUnitsX/YDirection code of cm (PS3.3 C.8.5.5.1.15)
 Frame = Callable[[], np.ndarray]
 
 
@@ -172,7 +175,33 @@ def sequence_meta(first: Dataset, n_frames: int) -> dict[str, Any]:
         "columns": int(first.Columns),
         "frame_time_ms": _frame_time_ms(first),
         "regions": [list(box) for box in ultrasound_regions(first)],
+        "spacing_mm": region_spacing_mm(first),
+        "manufacturer": str(first.get("Manufacturer", "")),
+        "model": str(first.get("ManufacturerModelName", "")),
     }
+
+
+def region_spacing_mm(ds: Dataset) -> list[dict[str, list[float] | list[int]]]:
+    """Each ultrasound region calibrated in cm on both axes (``PhysicalUnitsX/YDirection`` 3,
+    PS3.3 C.8.5.5.1.15) with positive ``PhysicalDeltaX/Y``: its box ``(x0, y0, x1, y1)`` and
+    ``[mm per pixel in x, in y]``. Regions in other units (s, Hz, cm/s: Doppler, M-mode) are left
+    out; a file without any gives ``[]`` and lesion sizes stay in pixels."""
+    calibrated = []
+    for item in ds.get("SequenceOfUltrasoundRegions", []):
+        try:
+            units = (int(item.PhysicalUnitsXDirection), int(item.PhysicalUnitsYDirection))
+            delta = (float(item.PhysicalDeltaX), float(item.PhysicalDeltaY))
+            box = [
+                int(item.RegionLocationMinX0),
+                int(item.RegionLocationMinY0),
+                int(item.RegionLocationMaxX1),
+                int(item.RegionLocationMaxY1),
+            ]
+        except (AttributeError, TypeError, ValueError):
+            continue
+        if units == (CENTIMETRE, CENTIMETRE) and min(delta) > 0:
+            calibrated.append({"box": box, "mm_per_px": [10 * delta[0], 10 * delta[1]]})
+    return calibrated
 
 
 def dataset_frames(datasets: list[Dataset], paths: list[Path]) -> list[Frame]:

@@ -3,7 +3,8 @@
 ``evaluate`` reads the detections (``inputs``, ``boxes``), fuses them across frames (``fusion``),
 matches them to lesions (``matching``), sweeps the score threshold to the FP/sequence operating
 points (``sweep``, ``single_frame``) and tests single against multi-frame (``stats``); ``pooling``
-pools k folds. Nothing here imports torch or matplotlib.
+pools k folds; ``subgroups`` breaks the sensitivities down by lesion size, scanner and frame
+rate. Nothing here imports torch or matplotlib.
 
 Tie-breaks, fixed so that the same inputs always give the same numbers:
 

@@ -1,15 +1,16 @@
 """Statistics of single vs multi-frame sensitivity: the paper's χ² and what it should have done.
 
 Pearson χ² without continuity correction on ``[[FN_single, TP_single], [FN_multi, TP_multi]]``
-(reproduces the paper), exact McNemar on the paired lesions, Wilson 95 % CIs, and a
-patient-level cluster bootstrap.
+(reproduces the paper), exact McNemar on the paired lesions, Wilson 95 % CIs, Newcombe's CI of
+a paired difference, the test of equal multi-frame gain across subgroups, and a patient-level
+cluster bootstrap.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import chi2_contingency
-from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.contingency_tables import Table, mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
 
@@ -45,6 +46,49 @@ def wilson(successes: int, total: int, level: float = 0.95) -> tuple[float, floa
         return float("nan"), float("nan")
     low, high = proportion_confint(successes, total, alpha=1 - level, method="wilson")
     return float(low), float(high)
+
+
+def paired_difference_ci(
+    both: int, first_only: int, second_only: int, neither: int, level: float = 0.95
+) -> tuple[float, float]:
+    """CI of ``p_second - p_first`` from paired outcomes: Newcombe's (1998) method 10, which
+    combines the two Wilson intervals with the phi correlation of the pairs (NaN with no pair).
+
+    ``both``/``neither``: pairs where both / neither succeed; ``first_only``/``second_only``: the
+    discordant pairs. Stays inside [-1, 1] and is defined when a proportion is 0 or 1.
+    """
+    n = both + first_only + second_only + neither
+    if n == 0:
+        return float("nan"), float("nan")
+    p1, p2 = (both + first_only) / n, (both + second_only) / n
+    l1, u1 = wilson(both + first_only, n, level)
+    l2, u2 = wilson(both + second_only, n, level)
+    margins = (
+        (both + first_only)
+        * (second_only + neither)
+        * (both + second_only)
+        * (first_only + neither)
+    )
+    phi = (both * neither - first_only * second_only) / np.sqrt(margins) if margins else 0.0
+    lower = np.sqrt((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2)
+    upper = np.sqrt((u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2)
+    return float(p2 - p1 - lower), float(p2 - p1 + upper)
+
+
+def gain_heterogeneity(first_only: np.ndarray, second_only: np.ndarray) -> tuple[float, int, float]:
+    """Does the paired difference differ between subgroups? Pearson χ² of homogeneity on the
+    subgroups' discordant pairs (a K x 2 table of first-only, second-only counts): the score test
+    of the subgroup x method interaction in a conditional logistic model of the paired outcomes.
+
+    Returns (χ², degrees of freedom, P); subgroups without a discordant pair carry no information
+    and are left out; NaN (df 0) when fewer than two remain or all discordant pairs go one way.
+    """
+    table = np.column_stack([first_only, second_only]).astype(float)
+    table = table[table.sum(axis=1) > 0]
+    if len(table) < 2 or (table.sum(axis=0) == 0).any():
+        return float("nan"), 0, float("nan")
+    result = Table(table, shift_zeros=False).test_nominal_association()
+    return float(result.statistic), int(result.df), float(result.pvalue)
 
 
 def cluster_weights(n_clusters: int, n_resamples: int, seed: int) -> np.ndarray:

@@ -39,6 +39,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("plots", ("plots",)),
     ("figures", ("figures",)),
     ("overlays", ("overlays",)),
+    ("subgroups", ("subgroups",)),
 )
 RAW_STAGE = "simulate"
 # With k-fold cross-validation (split.folds > 1) these stages run once per fold, under
