@@ -64,7 +64,7 @@ def test_every_file_under_results_is_a_declared_output(tiny_runs):
         (["results/detections/test.coco.json"], {"infer"}),
         (["results/reports/skipped_inputs.csv"], {"manifest"}),
         # Outputs nothing else reads: deleted together, exactly their rules rerun (and timings and
-        # fingerprint, which read every output).
+        # fingerprint, which read every output, and the model package, which holds the latter).
         (
             [
                 "results/tables/extended.md",
@@ -72,7 +72,7 @@ def test_every_file_under_results_is_a_declared_output(tiny_runs):
                 "results/figures/examples.png",
                 "results/reports/config.yaml",
             ],
-            {"tables", "plots", "figures", "run_info", "timings", "fingerprint"},
+            {"tables", "plots", "figures", "run_info", "timings", "fingerprint", "package"},
         ),
     ],
     ids=["counts", "coco", "skipped", "leaves"],

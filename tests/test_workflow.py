@@ -7,6 +7,7 @@ byte-identical. (tests/test_data_safety.py scans both for patient names.)
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pandas as pd
 import pydicom
 import yaml
 
+from dynbus.model.package import load_package
 from tests.conftest import PLANTED_RAW_DIR, run_workflow
 from tests.output_checks import assert_drawn, assert_table_shows_the_counts
 
@@ -102,3 +104,42 @@ def test_a_failing_stage_leaves_no_output(tiny_study, tmp_path):
     log = (workdir / "linkage" / "logs" / "annotations.log").read_text()
     assert "line" in log
     assert "not a usable sequence" in log
+
+
+def test_frozen_operating_points_and_model_package(tiny_runs, tmp_path):
+    first, _ = tiny_runs
+    results = first / "results"
+    counts = pd.read_csv(results / "eval" / "counts.csv")
+    points = pd.read_csv(results / "model" / "operating_points.csv")
+    keys = ["iou", "fp_rate", "method"]
+    both = counts.merge(points, on=keys, suffixes=("_paper", ""), validate="1:1")
+    assert len(both) == len(counts) == len(points)
+    # the same test lesions and sequences, whichever way the threshold was set
+    assert ((both["tp"] + both["fn"]) == (both["tp_paper"] + both["fn_paper"])).all()
+    assert (both["n_sequences"] == both["n_sequences_paper"]).all()
+    assert (points["val_fp_per_sequence"] <= points["fp_rate"] + 1e-9).all()
+    frozen = pd.read_csv(results / "tables" / "frozen.csv", dtype=str)
+    for way, source in (("paper: re-set on test", counts), ("frozen: from val", points)):
+        shown = frozen[frozen["thresholds"] == way][["TP", "FN", "FP"]].astype(int)
+        assert sorted(shown.to_numpy().tolist()) == sorted(
+            source[["tp", "fn", "fp"]].values.tolist()
+        )
+    package = load_package(results / "model" / "package", tmp_path)
+    assert package.weights.read_bytes() == (results / "model" / "detector.pt").read_bytes()
+    low = points[points["iou"] == points["iou"].min()]
+    for row in low.itertuples():
+        assert package.threshold(row.method, row.fp_rate) == row.threshold
+    archive = results / "model" / "dynbus-model.zip"
+    assert load_package(archive, tmp_path / "zip").operating_points == package.operating_points
+    assert archive.read_bytes() != b"" and (package.root / "provenance/fingerprint.json").is_file()
+    meta = json.loads((package.root / "configs" / "metadata.json").read_text())
+    assert meta["network_data_format"]["inputs"]["image"]["num_channels"] == 1
+    assert meta["intended_use"].startswith("research only")
+    card = (package.root / "docs" / "README.md").read_text()
+    assert "Not for clinical use" in card
+    for sens, ci in frozen[["Sensitivity (%)", "Wilson 95% CI (%)"]].itertuples(index=False):
+        assert sens in card and ci in card  # the run's numbers, both ways
+    splits = pd.read_csv(results / "splits.csv", dtype=str)
+    identifiers = [*splits["sequence_id"], *splits["patient_id"]]
+    assert not [name for name in identifiers if name in card]
+    assert "<table>" in (results / "model" / "model_card.html").read_text()

@@ -75,6 +75,18 @@ STAGES: dict[str, tuple[str, str]] = {
         "dynbus.reporting.overlays",
         "per test sequence, a video of ground truth, detections and fused groups",
     ),
+    "frozen-tables": (
+        "dynbus.reporting.frozen",
+        "test results at thresholds re-set on test (paper) and frozen on val",
+    ),
+    "operating-points": (
+        "dynbus.model.operating_points",
+        "score thresholds chosen on val, applied unchanged to test",
+    ),
+    "package": (
+        "dynbus.model.build",
+        "the model package: weights, model.yaml, MONAI-style metadata, the model card",
+    ),
     "runinfo": (
         "dynbus.provenance.runinfo",
         "the run's resolved configuration and software versions",

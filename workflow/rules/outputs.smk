@@ -46,6 +46,13 @@ def job_benchmarks(wildcards):
     ]
     jobs += [("evaluate", path) for path in per_fold(rules.evaluate.benchmark)]
     jobs += [("tables", path) for path in per_fold(rules.tables.benchmark)]
+    jobs += [
+        ("operating_points", path)
+        for path in per_fold(rules.operating_points.benchmark)
+    ]
+    jobs += [
+        ("frozen_tables", path) for path in per_fold(rules.frozen_tables.benchmark)
+    ]
     jobs += [("plots", path) for path in per_fold(rules.plots.benchmark, iou=HIT_IOU)]
     jobs += [("figures", path) for path in per_fold(rules.figures.benchmark)]
     jobs += [("run_info", rules.run_info.benchmark)]
@@ -59,6 +66,7 @@ def job_benchmarks(wildcards):
         jobs += [
             ("pool", rules.pool.benchmark),
             ("pooled_tables", rules.pooled_tables.benchmark),
+            ("pooled_frozen_tables", rules.pooled_frozen_tables.benchmark),
         ]
         jobs += [
             ("pooled_plots", path)
@@ -82,6 +90,8 @@ def study_outputs(wildcards):
         *per_fold(rules.infer.output, split=["val", "test"]),
         *per_fold(rules.evaluate.output),
         *per_fold(rules.tables.output),
+        *per_fold(rules.operating_points.output),
+        *per_fold(rules.frozen_tables.output),
         *per_fold(rules.plots.output, iou=HIT_IOU),
         *per_fold(rules.figures.output),
         *per_fold(rules.video_metrics.output),
@@ -98,6 +108,7 @@ def study_outputs(wildcards):
         outputs += [
             *rules.pool.output,
             *rules.pooled_tables.output,
+            *rules.pooled_frozen_tables.output,
             *expand(rules.pooled_plots.output, iou=HIT_IOU),
         ]
     return outputs
@@ -137,4 +148,18 @@ def table_files(folder, label):
         ),
         f"{folder}/extended.csv",
         f"{folder}/extended.md",
+    ]
+
+
+def frozen_table_files(folder, label):
+    """The files `dynbus frozen-tables` writes into ``folder`` (the HTML page in the report)."""
+    return [
+        report_item(
+            f"{folder}/frozen.html",
+            caption="../report/frozen.rst",
+            category="Tables",
+            labels=label({"table": "paper vs frozen thresholds", "IoU": "all"}),
+        ),
+        f"{folder}/frozen.csv",
+        f"{folder}/frozen.md",
     ]

@@ -12,6 +12,7 @@ Same inputs and seeds give byte-identical files.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from dynbus.protocol.inputs import load_sequences
 from dynbus.protocol.sweep import (
     METHODS,
     Curve,
+    OperatingPoint,
     SequenceData,
     curve,
     grid_scores,
@@ -62,6 +64,24 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sweep_points(
+    seqs: list[SequenceData], config: dict[str, Any]
+) -> Iterator[tuple[float, dict[str, Curve], dict[str, list[OperatingPoint]]]]:
+    """For each ``evaluate.hit_iou``: each method's FROC curve over ``seqs`` and its operating
+    points at the ``evaluate.fp_rates`` (the thresholds that reach them on these sequences)."""
+    fusion = FusionSettings.from_config(config["fusion"])
+    ev = config["evaluate"]
+    n_lesions = sum(len(s.lesion_ids) for s in seqs)
+    grids = {m: threshold_grid(grid_scores(seqs, m, fusion), ev["max_thresholds"]) for m in METHODS}
+    for iou in ev["hit_iou"]:
+        curves = {m: curve(seqs, m, fusion, grids[m], iou) for m in METHODS}
+        points = {
+            m: [operating_point(curves[m], n_lesions, float(r)) for r in ev["fp_rates"]]
+            for m in METHODS
+        }
+        yield iou, curves, points
+
+
 def evaluate(seqs: list[SequenceData], config: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """All evaluation tables, keyed by file stem."""
     fusion = FusionSettings.from_config(config["fusion"])
@@ -71,21 +91,17 @@ def evaluate(seqs: list[SequenceData], config: dict[str, Any]) -> dict[str, pd.D
     patients, cluster = np.unique([s.patient_id for s in seqs], return_inverse=True)
     weights = stats.cluster_weights(len(patients), ev["bootstrap"], ev["seed"])[:, cluster]
     band_rates = np.linspace(0, 2 * rates.max(), BAND_POINTS)
-    grids = {m: threshold_grid(grid_scores(seqs, m, fusion), ev["max_thresholds"]) for m in METHODS}
     counts, froc, bands, hit_rows, stat_rows = [], [], [], [], []
-    for iou in ev["hit_iou"]:
-        curves = {m: curve(seqs, m, fusion, grids[m], iou) for m in METHODS}
+    for iou, curves, points in sweep_points(seqs, config):
         boot = {
             m: _resampled(curves[m], weights, lesions, np.append(rates, band_rates))
             for m in METHODS
         }
-        points = {}
         for m in METHODS:
             froc.append(_froc_rows(curves[m], m, iou, lesions.sum()))
             bands.append(
                 _band_rows(curves[m], boot[m][:, len(rates) :], m, iou, lesions, band_rates)
             )
-            points[m] = [operating_point(curves[m], int(lesions.sum()), r) for r in rates]
             counts += [
                 [iou, r, m, p.tp, p.fn, p.fp, p.sensitivity, len(seqs), p.threshold]
                 for r, p in zip(rates, points[m], strict=True)

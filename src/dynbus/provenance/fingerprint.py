@@ -35,6 +35,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("train", ("model/detector.pt",)),
     ("infer", ("detections",)),
     ("evaluate", ("eval",)),
+    ("operating_points", ("model/operating_points.csv",)),
     ("tables", ("tables",)),
     ("plots", ("plots",)),
     ("figures", ("figures",)),
@@ -44,7 +45,17 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 RAW_STAGE = "simulate"
 # With k-fold cross-validation (split.folds > 1) these stages run once per fold, under
 # results/folds/<i>/; the top-level eval/, tables/ and plots/ then hold the pooled results.
-PER_FOLD_STAGES = ("split", "train", "infer", "evaluate", "tables", "plots", "figures", "overlays")
+PER_FOLD_STAGES = (
+    "split",
+    "train",
+    "infer",
+    "evaluate",
+    "operating_points",
+    "tables",
+    "plots",
+    "figures",
+    "overlays",
+)
 _VOLATILE_ZIP_MEMBERS = {".data/serialization_id"}  # torch.save: a random id per save
 
 
