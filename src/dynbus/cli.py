@@ -67,6 +67,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "dynbus.reporting.overlays",
         "per test sequence, a video of ground truth, detections and fused groups",
     ),
+    "predict": (
+        "dynbus.model.predict",
+        "run a model package on new DICOM / video cine loops: detections, candidates, overlays",
+    ),
     "runinfo": (
         "dynbus.provenance.runinfo",
         "the run's resolved configuration and software versions",
