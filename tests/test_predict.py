@@ -131,6 +131,7 @@ def test_bad_inputs_are_skipped_and_listed(package, bad_inputs, tmp_path):
         file_pseudonym(key, name) for name in ("corrupt.dcm", "clip.mp4")
     )
     assert skipped["problem"].str.len().gt(0).all()
+    assert not skipped["problem"].str.contains(str(video.parent)).any()  # no raw path
     assert len(pd.read_csv(out / "summary.csv")) == 1
     linkage = pd.read_csv(out / "private/linkage.csv", keep_default_na=False)
     left_out = {str(corrupt.resolve()), str(video.resolve())}

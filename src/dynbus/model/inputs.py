@@ -66,9 +66,13 @@ class Prepared:
         }
 
     def skipped(self) -> list[dict[str, str]]:
-        """The public skip report: file pseudonym and problem of every input left out."""
+        """The public skip report: file pseudonym and problem of every input left out (a
+        decoder's message that quotes the path gets the pseudonym instead)."""
         return [
-            {"file_id": row["file_id"], "problem": row["problem"]}
+            {
+                "file_id": row["file_id"],
+                "problem": row["problem"].replace(row["file"], row["file_id"]),
+            }
             for row in self.linkage
             if row["problem"]
         ]
