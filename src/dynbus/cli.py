@@ -87,6 +87,10 @@ STAGES: dict[str, tuple[str, str]] = {
         "dynbus.model.build",
         "the model package: weights, model.yaml, MONAI-style metadata, the model card",
     ),
+    "predict": (
+        "dynbus.model.predict",
+        "run a model package on new DICOM / video cine loops: detections, candidates, overlays",
+    ),
     "runinfo": (
         "dynbus.provenance.runinfo",
         "the run's resolved configuration and software versions",

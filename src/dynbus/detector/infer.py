@@ -10,15 +10,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 from torch.utils.data import DataLoader
 
 from dynbus.config import add_config_argument, load
 from dynbus.io.atomic import atomic_open, write_csv
 
 from .checkpoint import load_detector
-from .data import FrameDataset, collate, list_frames, read_annotations, split_sequences
+from .data import FrameDataset, FrameRef, collate, list_frames, read_annotations, split_sequences
 from .determinism import apply_settings
 from .engine import average_precision, predict
 from .runtime import add_device_argument, add_workers_argument, pick_device
@@ -64,6 +67,44 @@ def coco_results(table: pd.DataFrame, image_ids: dict[tuple[str, int], int]) -> 
     ]
 
 
+def detect(
+    model: torch.nn.Module,
+    refs: list[FrameRef],
+    device: torch.device,
+    infer_cfg: dict[str, Any],
+    workers: int,
+    desc: str,
+    boxes: dict[tuple[str, int], np.ndarray] | None = None,
+) -> tuple[pd.DataFrame, list[tuple[dict, dict]]]:
+    """Run ``model`` on every frame of ``refs`` in batches of ``infer.batch_size``.
+
+    Returns the detections table (``COLUMNS``; boxes rounded to 2 decimals, scores to 5, sorted
+    by sequence, frame and descending score) and, when ``boxes`` (annotations) are given, the
+    (prediction, target) pairs for the frame-level AP. ``dynbus infer`` and ``dynbus predict``
+    both detect through here, so the same frames give the same bytes.
+    """
+    loader = DataLoader(
+        FrameDataset(refs, boxes or {}),
+        batch_size=infer_cfg["batch_size"],
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+    )
+    rows, pairs = [], []
+    for index, prediction, target in predict(model, loader, device, desc):
+        ref = refs[index]
+        for box, score in zip(
+            prediction["boxes"].tolist(), prediction["scores"].tolist(), strict=True
+        ):
+            rows.append((ref.sequence_id, ref.frame, *(round(v, 2) for v in box), round(score, 5)))
+        if boxes is not None:
+            pairs.append((prediction, target))
+    table = pd.DataFrame(rows, columns=COLUMNS).sort_values(
+        ["sequence_id", "frame", "score"], ascending=[True, True, False], kind="stable"
+    )
+    return table, pairs
+
+
 def main(args: argparse.Namespace) -> None:
     """Detect on every frame of the split; write the CSV and the COCO results JSON."""
     config = load(args.config)
@@ -71,28 +112,11 @@ def main(args: argparse.Namespace) -> None:
     device = pick_device(args.device)
     apply_settings(config["reproducibility"], device)
     refs = list_frames(args.frames, split_sequences(args.splits, args.split))
-    boxes = read_annotations(args.annotations) if args.annotations else {}
+    boxes = read_annotations(args.annotations) if args.annotations else None
     model, state = load_detector(args.model, infer_cfg["score_floor"])
     model.to(device)
-    loader = DataLoader(
-        FrameDataset(refs, boxes),
-        batch_size=infer_cfg["batch_size"],
-        num_workers=args.workers,
-        collate_fn=collate,
-        pin_memory=device.type == "cuda",
-    )
-    rows, pairs = [], []
-    for index, prediction, target in predict(model, loader, device, f"infer {args.split}"):
-        ref = refs[index]
-        for box, score in zip(
-            prediction["boxes"].tolist(), prediction["scores"].tolist(), strict=True
-        ):
-            rows.append((ref.sequence_id, ref.frame, *(round(v, 2) for v in box), round(score, 5)))
-        if args.annotations:
-            pairs.append((prediction, target))
-    table = pd.DataFrame(rows, columns=COLUMNS).sort_values(
-        ["sequence_id", "frame", "score"], ascending=[True, True, False], kind="stable"
-    )
+    desc = f"infer {args.split}"
+    table, pairs = detect(model, refs, device, infer_cfg, args.workers, desc, boxes)
     out = Path(args.out)
     image_ids = {(r.sequence_id, r.frame): i for i, r in enumerate(refs)}
     with atomic_open(out.with_suffix(".coco.json"), encoding="utf-8") as handle:

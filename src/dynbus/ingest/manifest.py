@@ -250,7 +250,18 @@ def find_problems(
 ) -> tuple[list[RawFile], pd.DataFrame]:
     """Read every raw file but ``annotations`` (in ``workers`` processes): ``(usable files,
     problem table)``; ``fatal`` marks unusable files."""
-    paths = raw_files(raw_dir, annotations)
+    return scan_files(raw_files(raw_dir, annotations), raw_dir, key, fallback_box, workers)
+
+
+def scan_files(
+    paths: list[Path],
+    raw_dir: Path,
+    key: bytes,
+    fallback_box: Sequence[int] | None,
+    workers: int = 1,
+) -> tuple[list[RawFile], pd.DataFrame]:
+    """Read the raw files ``paths`` (under ``raw_dir``, sorted: the rank is the handle) in
+    ``workers`` processes: ``(usable files, problem table)``; ``fatal`` marks unusable files."""
     names = [path.relative_to(raw_dir).as_posix() for path in paths]
     handles = {name: f"{rank}/{len(names)}" for rank, name in enumerate(names, 1)}
     good: list[RawFile] = []

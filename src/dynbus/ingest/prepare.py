@@ -21,6 +21,7 @@ import csv
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from dynbus import config as dynbus_config
 from dynbus.batch import Outcome, run_batch
@@ -71,6 +72,21 @@ def linked_files(links: Path, sequence_ids: list[str] | None) -> dict[str, list[
     return files
 
 
+def prepare_sequence(
+    files: list[Path], deid: Path, audit: Path, frames: Path, key: bytes, settings: dict[str, Any]
+) -> int:
+    """De-identify the raw ``files`` of one sequence into ``deid`` (+ ``audit``) and write its
+    frames into ``frames``, without reading the de-identified files back; return the frame count.
+
+    The one data path from raw DICOM to frames: ``dynbus prepare`` and ``dynbus predict`` use it.
+    """
+    datasets, _ = deidentify_sequence(files, deid, key, settings, audit)
+    paths = [deid / f"{index:06d}.dcm" for index in range(len(datasets))]
+    images = dataset_frames(datasets, paths)
+    write_frame_folder(frames, images, sequence_meta(datasets[0], len(images)), 1, str(deid))
+    return len(images)
+
+
 class SequencePreparer:
     """De-identify one sequence and write its frames (the work of one batch item)."""
 
@@ -90,20 +106,13 @@ class SequencePreparer:
         )
 
     def __call__(self, sequence_id: str) -> int:
-        deid, audit, frames = self.outputs(sequence_id)
         try:
-            datasets, _ = deidentify_sequence(
-                self.files[sequence_id], deid, self.key, self.settings, audit
-            )
-            paths = [deid / f"{index:06d}.dcm" for index in range(len(datasets))]
-            images = dataset_frames(datasets, paths)
-            write_frame_folder(
-                frames, images, sequence_meta(datasets[0], len(images)), 1, str(deid)
+            return prepare_sequence(
+                self.files[sequence_id], *self.outputs(sequence_id), self.key, self.settings
             )
         except (DynbusError, OSError):
             self.remove(sequence_id)
             raise
-        return len(images)
 
     def remove(self, sequence_id: str) -> None:
         """Delete whatever outputs ``sequence_id`` has (a failed sequence leaves none)."""

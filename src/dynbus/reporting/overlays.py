@@ -113,7 +113,7 @@ def render(
     canvas = Image.new("RGB", (width + width % 2, height + BANNER + (height + BANNER) % 2))
     canvas.paste(image, (0, 0))
     draw = ImageDraw.Draw(canvas)
-    font = _font()
+    font = banner_font()
     for lesion, box in zip(
         video.gt_lesions[video.gt_frames == frame],
         video.gt_boxes[video.gt_frames == frame],
@@ -138,14 +138,14 @@ def render(
 
 
 @functools.cache
-def _font() -> ImageFont.ImageFont:
+def banner_font() -> ImageFont.ImageFont:
     return ImageFont.load_default_imagefont()  # Pillow's bitmap font: fast, 6 pixels a character
 
 
 @functools.cache
 def legend() -> Image.Image:
     """The banner's legend line: each kind's name in its colour (drawn once)."""
-    font = _font()
+    font = banner_font()
     strip = Image.new("RGB", (320, 13))
     draw = ImageDraw.Draw(strip)
     x = 2
