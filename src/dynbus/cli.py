@@ -83,6 +83,18 @@ STAGES: dict[str, tuple[str, str]] = {
         "dynbus.model.operating_points",
         "score thresholds chosen on val, applied unchanged to test",
     ),
+    "external-model": (
+        "dynbus.model.external_model",
+        "external validation: the detector, config and frozen thresholds of a model package",
+    ),
+    "external-points": (
+        "dynbus.model.external_points",
+        "external validation: a package's frozen thresholds applied to another site's data",
+    ),
+    "external-froc": (
+        "dynbus.reporting.external_froc",
+        "external validation: development and external FROC curves on one figure",
+    ),
     "package": (
         "dynbus.model.build",
         "the model package: weights, model.yaml, MONAI-style metadata, the model card",

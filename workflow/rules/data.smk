@@ -146,10 +146,10 @@ onerror:
 
 
 @functools.cache
-def _raw_tree_digest():
-    annotations = os.stat(RAW_ANNOTATIONS) if os.path.isfile(RAW_ANNOTATIONS) else None
+def _raw_tree_digest(raw, raw_annotations):
+    annotations = os.stat(raw_annotations) if os.path.isfile(raw_annotations) else None
     # Names are bytes: Latin-1 or GB18030 names are not valid UTF-8 (the same digest otherwise).
-    raw = os.fsencode(RAW)
+    raw = os.fsencode(raw)
     digest = hashlib.sha256()
     for root, folders, files in os.walk(raw, followlinks=True):
         folders.sort()
@@ -169,7 +169,7 @@ def raw_tree_digest(wildcards):
     """Digest of every raw file's relative path (its bytes), size and mtime (bar the
     annotations), so that a file added, removed or changed re-runs the manifest; '' for the demo
     (rule simulate's output)."""
-    return "" if SIMULATE else _raw_tree_digest()
+    return "" if SIMULATE else _raw_tree_digest(RAW, RAW_ANNOTATIONS)
 
 
 def manifest_input(wildcards):

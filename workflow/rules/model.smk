@@ -62,6 +62,7 @@ rule package:
         model=rules.train.output.model,
         points=rules.operating_points.output,
         counts=rules.evaluate.output.counts,
+        froc=rules.evaluate.output.froc,
         summary=rules.split.output.summary,
         hits=rules.evaluate.output.hits,
         annotations="results/annotations.csv",
@@ -86,7 +87,7 @@ rule package:
         cfg=MODEL_CONFIG,
     shell:
         "dynbus package --model {input.model:q} --points {input.points:q}"
-        " --counts {input.counts:q} --split-summary {input.summary:q} --hits {input.hits:q}"
+        " --counts {input.counts:q} --froc {input.froc:q} --split-summary {input.summary:q} --hits {input.hits:q}"
         " --annotations {input.annotations:q} --fingerprint {input.fingerprint:q}"
         " --environment {input.environment:q} --out {output.package:q}"
         " --archive {output.archive:q} --card-html {output.card:q} --config {params.cfg:q}"

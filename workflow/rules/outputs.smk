@@ -122,14 +122,15 @@ def sequence_outputs(wildcards):
     return [*all_shards(wildcards), *rules.collect_prepared.output]
 
 
-def table_files(folder, label):
-    """The files `dynbus tables` writes into ``folder``; ``label`` completes the report labels."""
+def table_files(folder, label, category="Tables"):
+    """The files `dynbus tables` writes into ``folder``; ``label`` completes the report labels,
+    shown under the report's ``category``."""
     return [
         *[
             report_item(
                 f"{folder}/{stem}.html",
                 caption="../report/tables.rst",
-                category="Tables",
+                category=category,
                 labels=label({"table": f"Table {stem[-1]}", "IoU": f"{iou:g}"}),
             )
             for stem, iou in PAPER_TABLES.items()
@@ -137,7 +138,7 @@ def table_files(folder, label):
         report_item(
             f"{folder}/extended.html",
             caption="../report/extended.rst",
-            category="Tables",
+            category=category,
             labels=label({"table": "extended statistics", "IoU": "all"}),
         ),
         *expand(
@@ -151,13 +152,13 @@ def table_files(folder, label):
     ]
 
 
-def frozen_table_files(folder, label):
+def frozen_table_files(folder, label, category="Tables"):
     """The files `dynbus frozen-tables` writes into ``folder`` (the HTML page in the report)."""
     return [
         report_item(
             f"{folder}/frozen.html",
             caption="../report/frozen.rst",
-            category="Tables",
+            category=category,
             labels=label({"table": "paper vs frozen thresholds", "IoU": "all"}),
         ),
         f"{folder}/frozen.csv",

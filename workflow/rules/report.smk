@@ -3,8 +3,9 @@
 
 
 # Paths to the user's data and the linkage folder stay out of the job's parameters (which
-# Snakemake records in .snakemake/metadata) and out of the report.
-PRIVATE_CONFIG_KEYS = ("raw_dir", "annotations", "linkage", "source")
+# Snakemake records in .snakemake/metadata) and out of the report; so does the external site's
+# section, which names its raw folder and key.
+PRIVATE_CONFIG_KEYS = ("raw_dir", "annotations", "linkage", "source", "external")
 
 
 rule run_info:

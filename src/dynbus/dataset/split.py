@@ -9,6 +9,8 @@ With ``split.folds: k > 1`` (k-fold cross-validation), the units are shuffled on
 k test folds (sizes differ by at most one), so every patient is tested exactly once; ``--fold i``
 writes fold i's table: its test fold, a val set of ``round(val fraction x patients)`` units drawn
 (seeded per fold) from the other folds, and the rest as train. The test fraction is then unused.
+
+``--all-test`` puts every sequence in test: an external site's data, evaluated without training.
 """
 
 from __future__ import annotations
@@ -125,6 +127,14 @@ def summarize(splits: pd.DataFrame, units: pd.Series | None = None) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def with_lesion_counts(manifest: pd.DataFrame, annotations: pd.DataFrame) -> pd.DataFrame:
+    """The manifest sorted by sequence, with each sequence's number of lesions (``n_lesions``)."""
+    lesions = annotations.groupby("sequence_id")["lesion_id"].nunique().rename("n_lesions")
+    table = manifest.merge(lesions, left_on="sequence_id", right_index=True, how="left")
+    table["n_lesions"] = table["n_lesions"].fillna(0).astype(int)
+    return table.sort_values("sequence_id")
+
+
 def make_splits(
     manifest: pd.DataFrame,
     annotations: pd.DataFrame,
@@ -136,10 +146,7 @@ def make_splits(
 ) -> pd.DataFrame:
     """The split table: one row per sequence with its split and lesion count (of fold ``fold``
     of ``folds``; one fold is the single split)."""
-    lesions = annotations.groupby("sequence_id")["lesion_id"].nunique().rename("n_lesions")
-    table = manifest.merge(lesions, left_on="sequence_id", right_index=True, how="left")
-    table["n_lesions"] = table["n_lesions"].fillna(0).astype(int)
-    table = table.sort_values("sequence_id")
+    table = with_lesion_counts(manifest, annotations)
     units = split_units(table["patient_id"], duplicates)
     if not 1 <= fold <= folds:
         raise DynbusError(f"fold {fold} is not one of 1..{folds} (split.folds)")
@@ -164,6 +171,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fold", type=int, default=1, help="which of the split.folds folds to write (1..k)"
     )
+    parser.add_argument(
+        "--all-test",
+        action="store_true",
+        help="put every sequence in test (external validation: no training, no val)",
+    )
     study_config.add_config_argument(parser)
     return parser
 
@@ -176,9 +188,12 @@ def main(args: argparse.Namespace) -> None:
     duplicates = None
     if args.duplicates is not None:
         duplicates = read_csv_checked(args.duplicates, ["patient_a", "patient_b"])
-    splits = make_splits(
-        manifest, annotations, cfg["fractions"], cfg["seed"], duplicates, cfg["folds"], args.fold
-    )
+    if args.all_test:
+        splits = with_lesion_counts(manifest, annotations).assign(split="test")[SPLIT_COLUMNS]
+        splits = splits.reset_index(drop=True)
+    else:
+        fractions, seed, folds = cfg["fractions"], cfg["seed"], cfg["folds"]
+        splits = make_splits(manifest, annotations, fractions, seed, duplicates, folds, args.fold)
     units = None if duplicates is None else split_units(splits["patient_id"], duplicates)
     summary = summarize(splits, units)
     write_csv(args.out, splits)

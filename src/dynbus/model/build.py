@@ -4,7 +4,8 @@ Writes ``--out`` (a MONAI-bundle-style folder, :mod:`dynbus.model.package`): ``m
 (the trained detector), ``configs/model.yaml`` (the study's config sections and the thresholds
 frozen on val at the smallest ``evaluate.hit_iou``), ``configs/metadata.json`` (MONAI bundle
 metadata fields), ``configs/operating_points.csv``, ``docs/README.md`` (the model card,
-:mod:`dynbus.model.card`) and, when given, ``provenance/fingerprint.json`` and
+:mod:`dynbus.model.card`) and, when given, ``docs/froc.csv`` (the test FROC, the development
+curve of an external validation), ``provenance/fingerprint.json`` and
 ``provenance/environment.json``; then ``--archive`` (one zip, the same bytes for the same
 package) and ``--card-html`` (the card for the Snakemake report).
 """
@@ -46,6 +47,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split-summary", required=True, help="reports/split_summary.csv")
     parser.add_argument("--hits", required=True, help="lesion_hits.csv of dynbus evaluate")
     parser.add_argument("--annotations", required=True, help="results/annotations.csv")
+    parser.add_argument("--froc", default=None, help="froc.csv of dynbus evaluate, if any")
     parser.add_argument("--fingerprint", default=None, help="fingerprints/stages.json, if any")
     parser.add_argument("--environment", default=None, help="provenance/environment.json")
     parser.add_argument("--out", required=True, help="package folder (replaced whole)")
@@ -137,7 +139,7 @@ def _read_points(path: str) -> pd.DataFrame:
 
 def main(args: argparse.Namespace) -> None:
     """Write the package folder, its archive and the card's HTML page."""
-    for given in (args.model, args.fingerprint, args.environment):
+    for given in (args.model, args.froc, args.fingerprint, args.environment):
         if given is not None and not Path(given).is_file():
             raise InputFileError(given, "file not found")
     config = study_config.load(args.config)
@@ -176,6 +178,8 @@ def main(args: argparse.Namespace) -> None:
         "configs/operating_points.csv": Path(args.points),
         "docs/README.md": card,
     }
+    if args.froc is not None:
+        files["docs/froc.csv"] = Path(args.froc)  # the development curve (external validation)
     for name, given in (("fingerprint", args.fingerprint), ("environment", args.environment)):
         if given is not None:
             files[f"provenance/{name}.json"] = Path(given)

@@ -124,6 +124,17 @@ def plot_froc(  # noqa: ANN201
     return fig
 
 
+def save_figure(fig, targets: list[str]) -> None:  # noqa: ANN001
+    """Write ``fig`` to every target (format from the suffix; a PDF without its creation date)."""
+    for target in map(Path, targets):
+        with atomic_path(target) as tmp:
+            fig.savefig(
+                tmp,
+                format=target.suffix.lstrip(".") or None,
+                metadata={"CreationDate": None} if target.suffix == ".pdf" else None,
+            )
+
+
 def main(args: argparse.Namespace) -> None:
     """Write the FROC figure of hit IoU ``args.iou`` to every ``args.out`` file."""
     bands, counts, stats = _read(args.bands), _read(args.counts), _read(args.stats)
@@ -135,10 +146,4 @@ def main(args: argparse.Namespace) -> None:
     if folds:
         title = f"FROC, {len(folds)} folds pooled, hit IoU ≥ {args.iou:g} ({order})"
     fig = plot_froc(bands, counts, args.iou, title, folds)
-    for target in map(Path, args.out):
-        with atomic_path(target) as tmp:
-            fig.savefig(
-                tmp,
-                format=target.suffix.lstrip(".") or None,
-                metadata={"CreationDate": None} if target.suffix == ".pdf" else None,
-            )
+    save_figure(fig, args.out)
