@@ -1,5 +1,6 @@
 """Annotations: re-keyed to pseudonyms with sequence frame numbers; every bad row is reported."""
 
+import json
 import subprocess
 
 import pandas as pd
@@ -97,3 +98,67 @@ def test_cli_error_names_the_line_and_skip_mode_reports(tmp_path):
     assert report.to_dict("records") == [
         {"line": 4, "sequence_id": "S1", "problem": "frame 99 out of range (file has 10 frames)"}
     ]
+
+
+def annotations_command(tmp_path, raw_text: str, columns: list[str]) -> list[str]:
+    """``dynbus annotations`` on ``raw_text`` with ``subgroups.columns: columns``."""
+    PRIVATE.to_csv(tmp_path / "private.csv", index=False)
+    PUBLIC.to_csv(tmp_path / "manifest.csv", index=False)
+    (tmp_path / "raw.csv").write_text(raw_text)
+    config = json.dumps({"subgroups": {"columns": columns}})
+    return [
+        "dynbus", "annotations", str(tmp_path / "raw.csv"),
+        "--private-manifest", str(tmp_path / "private.csv"),
+        "--manifest", str(tmp_path / "manifest.csv"), "--out", str(tmp_path / "out.csv"),
+        "--report", str(tmp_path / "bad.csv"), "--config", config,
+    ]  # fmt: skip
+
+
+USER_HEADER = "file,frame,lesion_id,x1,y1,x2,y2,birads,pathology,patient_name\n"
+USER_ROWS = (
+    "A/cine.dcm,3,L1,10,10,20,20, 4a ,malignant,Doe^Jane\n"
+    "A/cine.dcm,4,L1,11,10,21,20,4a,malignant,Doe^Jane\n"
+    "B/img1.dcm,0,L1,1.5,2,30,40,2,,Roe^Rita\n"
+)
+
+
+def test_only_the_configured_user_columns_pass_through(tmp_path):
+    command = annotations_command(tmp_path, USER_HEADER + USER_ROWS, ["birads", "pathology"])
+    subprocess.run(command, check=True, capture_output=True)
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert list(out.columns) == [
+        "sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2", "birads", "pathology",
+    ]  # fmt: skip
+    assert out[["birads", "pathology"]].values.tolist() == [
+        ["4a", "malignant"], ["4a", "malignant"], ["2", ""],
+    ]  # fmt: skip
+    assert "Doe" not in (tmp_path / "out.csv").read_text()  # an unnamed column never passes
+    subprocess.run(command[:-2], check=True, capture_output=True)  # default: no user column
+    assert "birads" not in (tmp_path / "out.csv").read_text()
+
+
+def test_a_user_column_changing_within_a_lesion_names_the_line(tmp_path):
+    rows = USER_ROWS.replace("4,L1,11,10,21,20,4a", "4,L1,11,10,21,20,4b")
+    command = annotations_command(tmp_path, USER_HEADER + rows, ["birads"])
+    failed = subprocess.run(command, capture_output=True, text=True)
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1
+    assert "raw.csv line 3: birads differs from an earlier row of the same lesion" in failed.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("columns", "problem"),
+    [
+        (["birads", "grade"], "raw.csv: missing columns grade"),
+        (["frame"], "subgroups/columns: frame is a column dynbus itself reads or writes"),
+        (["bad name"], "subgroups/columns/0"),
+    ],
+)
+def test_a_bad_user_column_is_one_clear_error(tmp_path, columns, problem):
+    failed = subprocess.run(
+        annotations_command(tmp_path, USER_HEADER + USER_ROWS, columns),
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1
+    assert problem in failed.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,37 @@ def test_pooling_one_fold_is_refused(tmp_path: Path):
     result = dynbus("pool", "--folds", str(tmp_path / "1"), "--out", str(tmp_path / "o"))
     assert result.returncode != 0
     assert "pooling needs two folds" in result.stderr
+
+
+def test_subgroups_pool_over_the_folds(pooled: Path, tmp_path: Path):
+    """``dynbus subgroups`` on the pooled hits (what the workflow runs with k folds): every test
+    lesion of every fold once, and each grouping's subgroups add up to the pooled counts."""
+    frames, rows = tmp_path / "frames", ["sequence_id,frame,lesion_id,x1,y1,x2,y2"]
+    for fold, patients in PATIENTS.items():
+        for k in range(len(patients)):
+            sequence = f"S{fold}{k}"
+            (frames / sequence).mkdir(parents=True)
+            meta = {"frame_time_ms": 40.0 if fold == 1 else 25.0, "manufacturer": f"Acme{fold}",
+                    "spacing_mm": [{"box": [0, 0, 199, 199], "mm_per_px": [0.1, 0.1]}]}  # fmt: skip
+            (frames / sequence / "meta.json").write_text(json.dumps(meta))
+            rows.append(f"{sequence},0,L0,10,10,{20 + 50 * k},30")  # 1, 6, 11, 16, 21 mm
+    (tmp_path / "annotations.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "subgroups"
+    result = dynbus("subgroups", "--hits", str(pooled / "lesion_hits.csv"), "--annotations",
+                    str(tmp_path / "annotations.csv"), "--frames", str(frames), "--out", str(out),
+                    "--config", '{"subgroups": {"min_count": 1}}')  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lesions = pd.read_csv(out / "lesions.csv")
+    assert sorted(lesions["sequence_id"]) == [f"S1{k}" for k in range(5)] + [
+        f"S2{k}" for k in range(4)
+    ]
+    counts = pd.read_csv(pooled / "counts.csv").set_index(["iou", "fp_rate", "method"])
+    table = pd.read_csv(out / "subgroups.csv")
+    for (_, iou, rate), part in table.groupby(["grouping", "iou", "fp_rate"]):
+        assert part["n_lesions"].sum() == 9
+        for method in ("single", "multi"):
+            assert part[f"{method}_tp"].sum() == counts.loc[(iou, rate, method), "tp"]
+    scanner = table[(table["grouping"] == "scanner") & (table["fp_rate"] == 0.1)]
+    assert scanner[["subgroup", "n_lesions", "single_tp", "multi_tp"]].values.tolist() == [
+        ["Acme1", 5, 2, 3], ["Acme2", 4, 1, 3],
+    ]  # fmt: skip

@@ -222,6 +222,8 @@ def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
     assert f"{TINY['evaluate']['bootstrap']} resamples" in probe["caption"]
     assert {"figure": "FROC", "IoU": "0.5", "format": "PDF"} in probe["labels"]
     assert {"table": "Table 1", "IoU": "0.2"} in probe["labels"]
+    figures = {(labels.get("figure"), labels.get("table")) for labels in probe["labels"]}
+    assert {("forest plot", None), (None, "subgroups")} <= figures  # issue 26
     header, data = probe["table"].split(",", 1)
     assert header.startswith("data:text/html")
     table_page = tmp_path / "table1.html"

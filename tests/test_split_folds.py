@@ -98,6 +98,9 @@ def test_three_folds_train_in_three_jobs_and_pool_into_the_tables(tmp_path: Path
     assert "--fold-summary results/eval/fold_summary.csv --froc results/plots/froc_iou0.2.png" in (
         console
     )
+    # the subgroups run once, on the hits pool concatenated over the folds (docs/subgroups.md)
+    assert jobs["subgroups"] == jobs["forest"] == 1
+    assert "dynbus subgroups --hits results/eval/lesion_hits.csv " in console
 
 
 def test_one_fold_is_the_single_split_dag(tmp_path: Path):
@@ -108,7 +111,8 @@ def test_one_fold_is_the_single_split_dag(tmp_path: Path):
         "simulate": 1, "run_info": 1, "manifest": 1, "annotations": 1, "collect_prepared": 1,
         "duplicates": 1, "timings": 1, "split": 1, "train": 1, "environment": 1, "infer": 2,
         "evaluate": 1, "tables": 1, "plots": 2, "figures": 1, "video_metrics": 1, "ablation": 1,
-        "overlays": 1, "headline": 1, "fingerprint": 1, "all": 1, "total": 23,
+        "overlays": 1, "subgroups": 1, "forest": 1, "headline": 1, "fingerprint": 1, "all": 1,
+        "total": 25,
     }  # fmt: skip
     assert "folds/" not in console and "--fold" not in console
     assert "--out results/splits.csv --summary results/reports/split_summary.csv" in console

@@ -19,7 +19,9 @@ from tests.dicom_factory import make_us, pattern, regions_item
 from tests.output_checks import assert_drawn
 
 Z2 = 1.959963984540054**2
-SETTINGS = {"size_bins_mm": [10, 20], "frame_rate_bins_fps": [20, 30], "min_count": 3}
+SETTINGS = {
+    "size_bins_mm": [10, 20], "frame_rate_bins_fps": [20, 30], "min_count": 3, "columns": [],
+}  # fmt: skip
 
 
 def test_newcombe_interval_by_hand() -> None:
@@ -205,6 +207,42 @@ def test_subgroups_command_writes_the_tables_and_the_forest_plot(tmp_path: Path)
     assert run.returncode == 0, run.stderr
     assert_drawn(figure)
     assert "Acme U1" in page.read_text() and "uncalibrated (px)" in page.read_text()
+
+
+def test_user_columns_are_extra_groupings(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path)
+    inputs["annotations"].write_text(
+        "sequence_id,frame,lesion_id,x1,y1,x2,y2,birads,pathology\n"
+        "S1,0,1,10,10,60,30,4a,malignant\nS1,1,1,10,10,62,30,4a,malignant\n"
+        "S1,1,2,10,40,30,60,3,\nS2,0,1,5,5,25,20,4a,benign\n"
+    )
+    out = tmp_path / "subgroups"
+    config = json.dumps({"subgroups": {"columns": ["birads", "pathology"]}})
+    run = run_dynbus(
+        "subgroups", "--hits", str(inputs["hits"]), "--annotations", str(inputs["annotations"]),
+        "--frames", str(inputs["frames"]), "--out", str(out), "--config", config,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lesions = pd.read_csv(out / "lesions.csv", dtype=str, keep_default_na=False)
+    assert lesions[["birads", "pathology"]].values.tolist() == [
+        ["4a", "malignant"], ["3", "unknown"], ["4a", "benign"],
+    ]  # fmt: skip
+    rows = pd.read_csv(out / "subgroups.csv", dtype={"subgroup": str})
+    counts = rows.set_index(["grouping", "subgroup"])[["n_lesions", "single_tp", "multi_tp"]]
+    # hits (single, multi): S1/1 (1, 1), S1/2 (0, 1), S2/1 (0, 0)
+    assert counts.loc["birads"].to_dict("index") == {
+        "3": {"n_lesions": 1, "single_tp": 0, "multi_tp": 1},
+        "4a": {"n_lesions": 2, "single_tp": 1, "multi_tp": 1},
+    }
+    assert list(counts.loc["pathology"].index) == ["benign", "malignant", "unknown"]
+    tests = pd.read_csv(out / "heterogeneity.csv").set_index("grouping")
+    assert tests.loc["birads", "n_informative"] == 1  # only "3" has a discordant lesion
+    taken = run_dynbus(
+        "subgroups", "--hits", str(inputs["hits"]), "--annotations", str(inputs["annotations"]),
+        "--frames", str(inputs["frames"]), "--out", str(tmp_path / "taken"),
+        "--config", json.dumps({"subgroups": {"columns": ["scanner"]}}),
+    )  # fmt: skip
+    assert taken.returncode == 2 and "subgroups/columns: scanner is a column" in taken.stderr
 
 
 def test_missing_meta_json_is_one_line_naming_it(tmp_path: Path) -> None:

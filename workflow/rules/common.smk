@@ -40,6 +40,17 @@ def stage_config(*sections):
     return json.dumps({name: stages[name] for name in sections}, sort_keys=True)
 
 
+# The config of the annotations stage: the size and frame-rate bins do not touch results/annotations.csv,
+# so only subgroups.columns is its parameter (a new bin must not re-run the whole study).
+ANNOTATIONS_CONFIG = json.dumps(
+    {
+        "on_bad_annotation": config["on_bad_annotation"],
+        "subgroups": {"columns": config["subgroups"]["columns"]},
+    },
+    sort_keys=True,
+)
+
+
 @functools.cache
 def _sequence_ids(path, mtime_ns):
     return sorted(pd.read_csv(path, usecols=["sequence_id"])["sequence_id"].unique())

@@ -78,7 +78,7 @@ rule annotations:
     conda:
         "../../envs/dicom.yaml"
     params:
-        cfg=stage_config("on_bad_annotation"),
+        cfg=ANNOTATIONS_CONFIG,
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus annotations {input.raw:q} --private-manifest {input.private:q}"

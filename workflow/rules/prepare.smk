@@ -104,7 +104,7 @@ rule annotations:
         "../../envs/dicom.yaml"
     params:
         raw_annotations=raw_annotations,
-        cfg=stage_config("on_bad_annotation"),
+        cfg=ANNOTATIONS_CONFIG,
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus annotations {params.raw_annotations:q} --private-manifest {input.private:q}"

@@ -9,6 +9,11 @@ Rows imported by ``dynbus import`` carry ``source, locator`` (the user's file an
 e.g. ``annotation id 7 (image id 3, frame_id 5)``): errors name those instead of the generated
 file's line, the public report gives the locator, and a private report beside the private
 manifest (``bad_annotations.csv``) also names the source file.
+
+Columns the user adds (e.g. BI-RADS category, pathology) pass through only when
+``subgroups.columns`` names them (every other column is dropped, so nothing else of the user's
+file reaches ``results/``); each must be constant per lesion, else the run stops naming the
+first line that disagrees. ``dynbus subgroups`` reports them as extra groupings.
 """
 
 from __future__ import annotations
@@ -31,14 +36,22 @@ REPORT_COLUMNS = ["line", "sequence_id", "problem"]
 NUMERIC = ["frame", "x1", "y1", "x2", "y2"]
 
 
-def read_raw_annotations(path: Path) -> pd.DataFrame:
-    """Read the raw annotation CSV as strings, with each row's line number in the file.
+def read_raw_annotations(path: Path, extra: list[str] | None = None) -> pd.DataFrame:
+    """Read the raw annotation CSV as strings, with each row's line number in the file, keeping
+    the ``extra`` user columns (stripped) and no other.
 
     Blank lines are kept while reading so that ``line`` is the real file line, then dropped.
     """
+    extra = extra or []
+    reserved = sorted(set(extra) & {*RAW_COLUMNS, *SOURCE_COLUMNS, *OUTPUT_COLUMNS, "line"})
+    if reserved:
+        raise DynbusError(
+            f"invalid configuration at subgroups/columns: {', '.join(reserved)} "
+            "is a column dynbus itself reads or writes"
+        )
     raw = read_csv_checked(
         path,
-        RAW_COLUMNS,
+        RAW_COLUMNS + extra,
         dtype=str,
         keep_default_na=False,
         skipinitialspace=True,
@@ -46,7 +59,8 @@ def read_raw_annotations(path: Path) -> pd.DataFrame:
         encoding_errors="surrogateescape",  # file names are bytes (dynbus.ingest.manifest)
     )
     sourced = all(column in raw.columns for column in SOURCE_COLUMNS)
-    raw = raw[RAW_COLUMNS + (SOURCE_COLUMNS if sourced else [])].copy()
+    raw = raw[RAW_COLUMNS + extra + (SOURCE_COLUMNS if sourced else [])].copy()
+    raw[extra] = raw[extra].apply(lambda column: column.str.strip())
     raw.insert(0, "line", np.arange(len(raw)) + 2)
     blank = (raw[RAW_COLUMNS].apply(lambda column: column.str.strip()) == "").all(axis=1)
     return raw.loc[~blank].reset_index(drop=True)
@@ -84,10 +98,27 @@ def find_problems(rows: pd.DataFrame) -> pd.Series:
     return problems
 
 
+def inconsistent_rows(good: pd.DataFrame, extra: list[str]) -> pd.Series:
+    """Per row, which ``extra`` user column differs from the lesion's first row ('' if none)."""
+    problems = pd.Series("", index=good.index, dtype=object)
+    lesions = good.groupby(["sequence_id", "lesion_id"], sort=False)
+    for column in extra:
+        differs = (good[column] != lesions[column].transform("first")) & (problems == "")
+        problems[differs] = (
+            f"{column} differs from an earlier row of the same lesion "
+            "(subgroups.columns must be constant per lesion)"
+        )
+    return problems
+
+
 def rekey_annotations(
-    raw: pd.DataFrame, private: pd.DataFrame, public: pd.DataFrame
+    raw: pd.DataFrame,
+    private: pd.DataFrame,
+    public: pd.DataFrame,
+    extra: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Join raw rows to the manifests and validate; return (valid rows re-keyed, bad rows)."""
+    """Join raw rows to the manifests and validate; return (valid rows re-keyed with the
+    ``extra`` user columns, bad rows)."""
     files = private[["file", "sequence_id", "frame_offset", "n_frames"]].merge(
         public[["sequence_id", "rows", "columns"]], on="sequence_id"
     )
@@ -106,7 +137,10 @@ def rekey_annotations(
         )
         bad = pd.concat([bad, repeats], ignore_index=True)
         good = good.loc[~duplicated]
-    good = good.sort_values(["sequence_id", "frame", "lesion_id"])[OUTPUT_COLUMNS]
+    good = good.assign(problem=inconsistent_rows(good, extra or []))
+    bad = pd.concat([bad, good.loc[good["problem"] != "", report]], ignore_index=True)
+    good = good.loc[good["problem"] == ""]
+    good = good.sort_values(["sequence_id", "frame", "lesion_id"])[OUTPUT_COLUMNS + (extra or [])]
     return good.reset_index(drop=True), bad.sort_values("line").reset_index(drop=True)
 
 
@@ -125,7 +159,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     """Re-key, validate and write the annotations and the bad-annotation report."""
     cfg = study_config.load(args.config)
-    raw = read_raw_annotations(args.raw_annotations)
+    extra = cfg["subgroups"]["columns"]
+    raw = read_raw_annotations(args.raw_annotations, extra)
     private_columns = ["file", "sequence_id", "frame_offset", "n_frames"]
     private = read_csv_checked(
         args.private_manifest,
@@ -134,7 +169,7 @@ def main(args: argparse.Namespace) -> None:
         encoding_errors="surrogateescape",
     )
     public = read_csv_checked(args.manifest, ["sequence_id", "rows", "columns"])
-    good, bad = rekey_annotations(raw, private, public)
+    good, bad = rekey_annotations(raw, private, public, extra)
     imported = "source" in bad.columns
     if len(bad) and cfg["on_bad_annotation"] == "error":
         first = bad.iloc[0]

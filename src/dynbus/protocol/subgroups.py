@@ -7,7 +7,9 @@ box, in mm through the spacing of the ultrasound region holding the box centre, 
 frame rate (1000 / ``frame_time_ms``). Lesions are grouped into size bins and frame-rate bands
 (``subgroups.size_bins_mm``, ``subgroups.frame_rate_bins_fps``; empty bins are kept as rows) and
 by scanner, where scanners with fewer than ``subgroups.min_count`` lesions are pooled into
-"other" (``pooled`` names them).
+"other" (``pooled`` names them). Each user column of the annotations named in
+``subgroups.columns`` (constant per lesion, checked by ``dynbus annotations``) is one more
+grouping, one subgroup per value ("unknown" where empty).
 
 The hits are those of ``lesion_hits.csv``: at the whole test split's operating points (a subgroup
 gets no threshold of its own), or, with k folds, each fold's (``dynbus pool``'s concatenation).
@@ -41,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from dynbus import config as study_config
-from dynbus.errors import InputFileError
+from dynbus.errors import DynbusError, InputFileError
 from dynbus.io.atomic import write_csv
 from dynbus.io.csv_input import read_csv_checked
 from dynbus.protocol import stats
@@ -51,6 +53,7 @@ ANNOTATION_COLUMNS = ["sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2
 HIT_COLUMNS = ["iou", "fp_rate", "sequence_id", "lesion_id", *METHODS]
 ID_TYPES = {"sequence_id": str, "patient_id": str, "lesion_id": str}
 GROUPINGS = {"size": "size_bin", "scanner": "scanner_group", "frame rate": "frame_rate_band"}
+LESION_COLUMNS = ["sequence_id", "lesion_id", "size", "size_unit", "scanner", "frame_rate_fps"]
 UNCALIBRATED = "uncalibrated (px)"
 UNKNOWN = "unknown"
 OTHER = "other"
@@ -117,8 +120,12 @@ def lesion_sizes(boxes: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     ).reset_index()
 
 
-def lesion_table(annotations: pd.DataFrame, frames: Path) -> pd.DataFrame:
-    """One row per annotated lesion: size, unit, scanner and frame rate from ``meta.json``."""
+def lesion_table(
+    annotations: pd.DataFrame, frames: Path, extra: list[str] | None = None
+) -> pd.DataFrame:
+    """One row per annotated lesion: size, unit, scanner and frame rate from ``meta.json``, and
+    the ``extra`` user columns (the lesion's first value; "unknown" where empty)."""
+    extra = extra or []
     parts = []
     for sequence_id, boxes in annotations.groupby("sequence_id", sort=True):
         meta = read_meta(frames, str(sequence_id))
@@ -130,8 +137,9 @@ def lesion_table(annotations: pd.DataFrame, frames: Path) -> pd.DataFrame:
         part.insert(0, "sequence_id", sequence_id)
         part["scanner"] = scanner or UNKNOWN
         part["frame_rate_fps"] = 1000.0 / frame_time if frame_time else np.nan
-        parts.append(part)
-    columns = ["sequence_id", "lesion_id", "size", "size_unit", "scanner", "frame_rate_fps"]
+        values = boxes.groupby("lesion_id", sort=True)[extra].first().fillna(UNKNOWN)
+        parts.append(part.merge(values.reset_index(), on="lesion_id", validate="one_to_one"))
+    columns = [*LESION_COLUMNS, *extra]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
@@ -182,7 +190,21 @@ def assign_groups(lesions: pd.DataFrame, settings: dict[str, Any]) -> tuple[pd.D
         "frame rate": bin_labels(settings["frame_rate_bins_fps"], "fps")
         + _if_seen(out["frame_rate_band"], UNKNOWN),
     }
+    for column in settings["columns"]:
+        values = sorted(str(value) for value in out[column].unique() if value != UNKNOWN)
+        order[column] = values + _if_seen(out[column], UNKNOWN)
     return out, {"order": order, "pooled": {"scanner": pooled}}
+
+
+def groupings(settings: dict[str, Any]) -> dict[str, str]:
+    """Grouping name -> lesion-table column: size, scanner, frame rate and the user columns."""
+    taken = sorted(set(settings["columns"]) & {*GROUPINGS, *GROUPINGS.values(), *LESION_COLUMNS})
+    if taken:
+        raise DynbusError(
+            f"invalid configuration at subgroups/columns: {', '.join(taken)} "
+            "is a column or grouping of dynbus subgroups itself"
+        )
+    return {**GROUPINGS, **{column: column for column in settings["columns"]}}
 
 
 def _if_seen(labels: pd.Series, label: str) -> list[str]:
@@ -221,7 +243,7 @@ def subgroup_tables(
     joined = hits.merge(grouped, on=["sequence_id", "lesion_id"], validate="many_to_one")
     rows, tests = [], []
     for (iou, rate), point in joined.groupby(["iou", "fp_rate"], sort=True):
-        for grouping, column in GROUPINGS.items():
+        for grouping, column in groupings(settings).items():
             parts = []
             for label in groups["order"][grouping]:
                 part = point[point[column] == label]
@@ -266,10 +288,16 @@ def check_annotated(hits: pd.DataFrame, lesions: pd.DataFrame, path: str) -> Non
 def main(args: argparse.Namespace) -> None:
     """Write ``lesions.csv``, ``subgroups.csv`` and ``heterogeneity.csv`` into ``args.out``."""
     settings = study_config.load(args.config)["subgroups"]
+    extra = settings["columns"]
+    groupings(settings)  # a bad column name stops before any reading
     hits = read_csv_checked(args.hits, HIT_COLUMNS, dtype=ID_TYPES)
-    annotations = read_csv_checked(args.annotations, ANNOTATION_COLUMNS, dtype=ID_TYPES)
+    annotations = read_csv_checked(
+        args.annotations,
+        ANNOTATION_COLUMNS + extra,
+        dtype={**ID_TYPES, **dict.fromkeys(extra, str)},
+    )
     tested = annotations[annotations["sequence_id"].isin(hits["sequence_id"])]
-    lesions = lesion_table(tested, Path(args.frames))
+    lesions = lesion_table(tested, Path(args.frames), extra)
     check_annotated(hits, lesions, args.hits)
     tables = subgroup_tables(hits, lesions, settings)
     out = Path(args.out)
