@@ -116,7 +116,7 @@ rule external_annotations:
         "../../envs/dicom.yaml"
     params:
         raw_annotations=EXT_ANNOTATIONS,
-        cfg=stage_config("on_bad_annotation"),
+        cfg=ANNOTATIONS_CONFIG,
     shell:
         f"{PRIVATE_SHELL}"
         "dynbus annotations {params.raw_annotations:q} --private-manifest {input.private:q}"
@@ -347,3 +347,47 @@ rule external_video_metrics:
 rule external:
     input:
         external_outputs,
+
+
+# Which masses the package misses on the site (docs/subgroups.md): the study's subgroup rules on
+# the site's lesion hits, at the site's re-set operating points.
+use rule subgroups as external_subgroups with:
+    input:
+        hits=rules.external_evaluate.output.hits,
+        annotations=rules.external_annotations.output.annotations,
+        frames=EXT_FRAMES,
+    output:
+        lesions=f"{EXTERNAL}/subgroups/lesions.csv",
+        subgroups=f"{EXTERNAL}/subgroups/subgroups.csv",
+        heterogeneity=f"{EXTERNAL}/subgroups/heterogeneity.csv",
+    log:
+        "logs/external/subgroups.log",
+    benchmark:
+        "benchmarks/out/external/subgroups.tsv"
+    params:
+        cfg=stage_config("subgroups"),
+        frames=EXT_FRAMES,
+        out=lambda w, output: os.path.dirname(output.subgroups),
+
+
+use rule forest as external_forest with:
+    input:
+        subgroups=rules.external_subgroups.output.subgroups,
+        heterogeneity=rules.external_subgroups.output.heterogeneity,
+    output:
+        png=report(
+            f"{EXTERNAL}/subgroups/forest.png",
+            caption="../report/forest.rst",
+            category="External validation",
+            labels=external_labels({"figure": "forest plot", "format": "PNG"}),
+        ),
+        table=report(
+            f"{EXTERNAL}/subgroups/subgroups.html",
+            caption="../report/subgroups.rst",
+            category="External validation",
+            labels=external_labels({"table": "subgroups", "format": "HTML"}),
+        ),
+    log:
+        "logs/external/forest.log",
+    benchmark:
+        "benchmarks/out/external/forest.tsv"

@@ -88,4 +88,6 @@ def external_outputs(wildcards):
         *rules.external_frozen_tables.output,
         *expand(rules.external_froc.output, iou=HIT_IOU),
         *rules.external_video_metrics.output,
+        *rules.external_subgroups.output,
+        *rules.external_forest.output,
     ]
