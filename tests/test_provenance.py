@@ -19,8 +19,9 @@ import pytest
 import torch
 from PIL import Image
 
-from dynbus import cli, environment
+from dynbus import cli
 from dynbus.detector import checkpoint
+from dynbus.provenance import environment
 from dynbus.provenance.compare import detection_delta, table_delta
 from dynbus.provenance.fingerprint import fingerprint
 from tests.detector_fixtures import write_inputs
