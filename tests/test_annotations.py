@@ -1,11 +1,10 @@
 """Annotations: re-keyed to pseudonyms with sequence frame numbers; every bad row is reported."""
 
-import subprocess
-
 import pandas as pd
 import pytest
 
 from dynbus.ingest.annotations import rekey_annotations
+from tests import in_process
 
 PRIVATE = pd.DataFrame(
     {
@@ -73,7 +72,6 @@ def test_cli_error_names_the_line_and_skip_mode_reports(tmp_path):
     PUBLIC.to_csv(tmp_path / "manifest.csv", index=False)
     (tmp_path / "raw.csv").write_text(HEADER + GOOD + "A/cine.dcm,99,L2,1,1,5,5\n")
     command = [
-        "dynbus",
         "annotations",
         str(tmp_path / "raw.csv"),
         "--private-manifest",
@@ -85,13 +83,12 @@ def test_cli_error_names_the_line_and_skip_mode_reports(tmp_path):
         "--report",
         str(tmp_path / "bad.csv"),
     ]
-    failed = subprocess.run(command, capture_output=True, text=True)
+    failed = in_process.dynbus(*command)
     assert failed.returncode == 2
     assert "raw.csv line 4: frame 99 out of range" in failed.stderr
     assert not (tmp_path / "out.csv").exists()
-    subprocess.run(
-        [*command, "--config", '{"on_bad_annotation": "skip"}'], check=True, capture_output=True
-    )
+    skipped = in_process.dynbus(*command, "--config", '{"on_bad_annotation": "skip"}')
+    assert skipped.returncode == 0, skipped.stderr
     assert len(pd.read_csv(tmp_path / "out.csv")) == 2
     report = pd.read_csv(tmp_path / "bad.csv")
     assert report.to_dict("records") == [
