@@ -101,6 +101,15 @@ def small_raw(tmp_path_factory) -> Path:
     return raw
 
 
+@pytest.fixture(scope="session")
+def dicom_path_study(tmp_path_factory) -> Path:
+    """``tests.source_exporters.dicom_study``: 3 simulated patients through manifest, deidentify,
+    frames and annotations. Read-only for every test: copy it to change it."""
+    from tests.source_exporters import dicom_study  # PyAV and friends, for the tests that use it
+
+    return dicom_study(tmp_path_factory.mktemp("dicom_path"))
+
+
 def plant_names_in_file_names(raw: Path) -> None:
     """Prefix every DICOM file's name with its patient's family name (annotations follow)."""
     renamed = {}
