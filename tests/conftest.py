@@ -1,13 +1,16 @@
 """Shared fixtures, made once per test session: simulated studies and two complete workflow runs.
 
-``tiny_raw`` and ``small_raw`` are ``dynbus simulate`` studies; ``tiny_study`` / ``tiny_runs`` are
-two complete runs of the workflow on the tiny one. The first run treats the study as the user's
-own data (``simulate.enabled: false``) with patient names planted in the raw folder's name, its
-folder names and its file names; the second is the built-in demo (``simulate.enabled: true``,
-folder ``demo/``). Both use the demo's key, so their tables must agree byte for byte.
+``tiny_raw`` and ``small_raw`` are ``dynbus simulate`` studies, ``dicom_path_study`` one run
+through the DICOM path's stages; ``tiny_study`` / ``tiny_runs`` are two complete runs of the
+workflow on the tiny study. The first run treats the study as the user's own data
+(``simulate.enabled: false``) with patient names planted in the raw folder's name, its folder
+names and its file names; the second is the built-in demo (``simulate.enabled: true``, folder
+``demo/``). Both use the demo's key, so their tables must agree byte for byte.
 
-No test modifies a session fixture's files: a test that changes, adds or deletes files copies the
-folder into its own ``tmp_path`` first (``copy_tree``), so every test sees what the fixture made.
+Who may modify a session fixture's files: nobody. A test that changes, adds or deletes files
+copies the folder into its own ``tmp_path`` first (``copy_tree``), so every test sees what the
+fixture made; the tiny runs only take dry runs, ``--report`` and outputs moved aside and put
+back (see ``tiny_study``).
 """
 
 from __future__ import annotations
