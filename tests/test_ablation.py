@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 from dynbus.metrics.seqnms import LINK_IOU, NMS_IOU, seq_nms
 from dynbus.metrics.tracking import track_labels
 from dynbus.protocol.boxes import iou_matrix
+from tests import in_process
 from tests.test_video_metrics import FAR, MASS, write_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,31 +96,24 @@ def test_ablation_cli_writes_every_variant_against_the_reference(tmp_path: Path)
             dets.append((s, f, *FAR, 0.3 + 0.1 * (f % 2)))
     paths = write_study(tmp_path, dets, anns, {"A": 6, "B": 6, "C": 6})
     out = tmp_path / "out"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dynbus",
-            "ablation",
-            "--detections",
-            str(paths[0]),
-            "--annotations",
-            str(paths[1]),
-            "--manifest",
-            str(paths[2]),
-            "--frames",
-            str(paths[3]),
-            "--out",
-            str(out / "ablation.csv"),
-            "--video-out",
-            str(out / "ablation_video.csv"),
-            "--table",
-            str(out / "tables" / "ablation"),
-            "--config",
-            '{"evaluate": {"bootstrap": 20}}',
-        ],
-        capture_output=True,
-        text=True,
+    result = in_process.dynbus(
+        "ablation",
+        "--detections",
+        str(paths[0]),
+        "--annotations",
+        str(paths[1]),
+        "--manifest",
+        str(paths[2]),
+        "--frames",
+        str(paths[3]),
+        "--out",
+        str(out / "ablation.csv"),
+        "--video-out",
+        str(out / "ablation_video.csv"),
+        "--table",
+        str(out / "tables" / "ablation"),
+        "--config",
+        '{"evaluate": {"bootstrap": 20}}',
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr

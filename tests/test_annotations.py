@@ -1,12 +1,12 @@
 """Annotations: re-keyed to pseudonyms with sequence frame numbers; every bad row is reported."""
 
 import json
-import subprocess
 
 import pandas as pd
 import pytest
 
 from dynbus.ingest.annotations import rekey_annotations
+from tests import in_process
 
 PRIVATE = pd.DataFrame(
     {
@@ -74,7 +74,6 @@ def test_cli_error_names_the_line_and_skip_mode_reports(tmp_path):
     PUBLIC.to_csv(tmp_path / "manifest.csv", index=False)
     (tmp_path / "raw.csv").write_text(HEADER + GOOD + "A/cine.dcm,99,L2,1,1,5,5\n")
     command = [
-        "dynbus",
         "annotations",
         str(tmp_path / "raw.csv"),
         "--private-manifest",
@@ -86,13 +85,12 @@ def test_cli_error_names_the_line_and_skip_mode_reports(tmp_path):
         "--report",
         str(tmp_path / "bad.csv"),
     ]
-    failed = subprocess.run(command, capture_output=True, text=True)
+    failed = in_process.dynbus(*command)
     assert failed.returncode == 2
     assert "raw.csv line 4: frame 99 out of range" in failed.stderr
     assert not (tmp_path / "out.csv").exists()
-    subprocess.run(
-        [*command, "--config", '{"on_bad_annotation": "skip"}'], check=True, capture_output=True
-    )
+    skipped = in_process.dynbus(*command, "--config", '{"on_bad_annotation": "skip"}')
+    assert skipped.returncode == 0, skipped.stderr
     assert len(pd.read_csv(tmp_path / "out.csv")) == 2
     report = pd.read_csv(tmp_path / "bad.csv")
     assert report.to_dict("records") == [
@@ -107,7 +105,7 @@ def annotations_command(tmp_path, raw_text: str, columns: list[str]) -> list[str
     (tmp_path / "raw.csv").write_text(raw_text)
     config = json.dumps({"subgroups": {"columns": columns}})
     return [
-        "dynbus", "annotations", str(tmp_path / "raw.csv"),
+        "annotations", str(tmp_path / "raw.csv"),
         "--private-manifest", str(tmp_path / "private.csv"),
         "--manifest", str(tmp_path / "manifest.csv"), "--out", str(tmp_path / "out.csv"),
         "--report", str(tmp_path / "bad.csv"), "--config", config,
@@ -124,7 +122,7 @@ USER_ROWS = (
 
 def test_only_the_configured_user_columns_pass_through(tmp_path):
     command = annotations_command(tmp_path, USER_HEADER + USER_ROWS, ["birads", "pathology"])
-    subprocess.run(command, check=True, capture_output=True)
+    assert in_process.dynbus(*command).returncode == 0
     out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     assert list(out.columns) == [
         "sequence_id", "frame", "lesion_id", "x1", "y1", "x2", "y2", "birads", "pathology",
@@ -133,14 +131,14 @@ def test_only_the_configured_user_columns_pass_through(tmp_path):
         ["4a", "malignant"], ["4a", "malignant"], ["2", ""],
     ]  # fmt: skip
     assert "Doe" not in (tmp_path / "out.csv").read_text()  # an unnamed column never passes
-    subprocess.run(command[:-2], check=True, capture_output=True)  # default: no user column
+    assert in_process.dynbus(*command[:-2]).returncode == 0  # default: no user column
     assert "birads" not in (tmp_path / "out.csv").read_text()
 
 
 def test_a_user_column_changing_within_a_lesion_names_the_line(tmp_path):
     rows = USER_ROWS.replace("4,L1,11,10,21,20,4a", "4,L1,11,10,21,20,4b")
     command = annotations_command(tmp_path, USER_HEADER + rows, ["birads"])
-    failed = subprocess.run(command, capture_output=True, text=True)
+    failed = in_process.dynbus(*command)
     assert failed.returncode == 2 and failed.stderr.count("\n") == 1
     assert "raw.csv line 3: birads differs from an earlier row of the same lesion" in failed.stderr
     assert not (tmp_path / "out.csv").exists()
@@ -155,10 +153,6 @@ def test_a_user_column_changing_within_a_lesion_names_the_line(tmp_path):
     ],
 )
 def test_a_bad_user_column_is_one_clear_error(tmp_path, columns, problem):
-    failed = subprocess.run(
-        annotations_command(tmp_path, USER_HEADER + USER_ROWS, columns),
-        capture_output=True,
-        text=True,
-    )
+    failed = in_process.dynbus(*annotations_command(tmp_path, USER_HEADER + USER_ROWS, columns))
     assert failed.returncode == 2 and failed.stderr.count("\n") == 1
     assert problem in failed.stderr

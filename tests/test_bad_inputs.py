@@ -32,7 +32,7 @@ from dynbus.deid.pseudonyms import file_pseudonym, load_or_create_key
 from dynbus.errors import DynbusError
 from dynbus.ingest.manifest import BadInputs, build_manifest
 from dynbus.io.dicom_io import read_dicom
-from tests.conftest import run_workflow, simulate_study, tiny_config
+from tests.conftest import copy_tree, run_workflow, tiny_config
 from tests.dicom_factory import (
     make_us,
     pattern,
@@ -813,10 +813,11 @@ def files_holding(workdir: Path, private: set[str], needles: list[bytes]) -> lis
     return found
 
 
-def test_file_names_that_are_not_utf8_run_through_the_workflow(tmp_path: Path) -> None:
+def test_file_names_that_are_not_utf8_run_through_the_workflow(
+    small_raw: Path, tmp_path: Path
+) -> None:
     """A Latin-1 folder name and a GB18030 file name: imported, annotated, never printed."""
-    raw = tmp_path / "mydata"
-    simulate_study(raw, {"patients": 2, "frames": [4, 5], "rows": 128, "columns": 128})
+    raw = copy_tree(small_raw, tmp_path / "mydata")
     first, second = sorted(path for path in raw.iterdir() if path.is_dir())
     renamed = {f"{first.name}/": os.fsdecode(LATIN1_FOLDER) + "/"}
     os.rename(first, os.path.join(os.fsencode(raw), LATIN1_FOLDER))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import yaml
 from dynbus import config as study_config
 from dynbus.config_reference import render
 from dynbus.errors import DynbusError
+from tests import in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "docs" / "configuration.md"
@@ -19,11 +19,8 @@ COMMITTED = ROOT / "docs" / "configuration.md"
 
 def test_committed_reference_is_what_the_schema_generates(tmp_path: Path) -> None:
     out = tmp_path / "configuration.md"
-    subprocess.run(
-        ["dynbus", "config-reference", "--out", str(out), "--shipped", str(ROOT / "config.yaml")],
-        check=True,
-        capture_output=True,
-    )
+    result = in_process.dynbus("config-reference", "--out", out, "--shipped", ROOT / "config.yaml")
+    assert result.returncode == 0, result.stderr
     assert out.read_text(encoding="utf-8") == COMMITTED.read_text(encoding="utf-8"), (
         "docs/configuration.md differs from the schema: run "
         "`dynbus config-reference --out docs/configuration.md` and commit it"

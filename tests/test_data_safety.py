@@ -31,10 +31,16 @@ from PIL.PngImagePlugin import PngInfo
 from dynbus.deid.pseudonyms import create_key, demo_key, load_or_create_key
 from dynbus.errors import DynbusError
 from dynbus.simulate.study import identities
-from tests.conftest import PLANTED_RAW_DIR, TINY, run_workflow, simulate_study, tiny_config
+from tests.conftest import (
+    PLANTED_RAW_DIR,
+    SMALL_SIMULATE,
+    TINY,
+    copy_tree,
+    run_workflow,
+    tiny_config,
+)
 from tests.phi import found_in, needles_for, phi_found_under, planted_phi
 
-USER_SIMULATE = {"patients": 2, "frames": [4, 5], "rows": 128, "columns": 128}
 SIMULATE_SEED = tiny_config()["simulate"]["seed"]  # the seed of every study simulated here
 OWN_DATA = {"raw_dir": "mydata", "annotations": "mydata/annotations.csv"}
 
@@ -64,10 +70,10 @@ def write_config(workdir: Path, **settings) -> Path:
 
 
 @pytest.fixture(scope="module")
-def user_study(tmp_path_factory) -> Path:
+def user_study(small_raw, tmp_path_factory) -> Path:
     """A work folder holding the user's raw folder ``mydata`` and their random key."""
     workdir = tmp_path_factory.mktemp("user")
-    simulate_study(workdir / "mydata", USER_SIMULATE)
+    copy_tree(small_raw, workdir / "mydata")
     load_or_create_key(workdir / "linkage" / "key.hex")
     return workdir
 
@@ -188,10 +194,9 @@ def test_linkage_is_owner_only(tiny_runs):
         assert wrong == {}, workdir.name
 
 
-def test_the_scan_finds_a_planted_value_in_any_variant_and_container(tmp_path):
-    simulate_study(tmp_path / "mydata", USER_SIMULATE)
-    needles = planted_phi(tmp_path / "mydata", SIMULATE_SEED, USER_SIMULATE["patients"])
-    person = identities(SIMULATE_SEED, USER_SIMULATE["patients"])[0]
+def test_the_scan_finds_a_planted_value_in_any_variant_and_container(small_raw, tmp_path):
+    needles = planted_phi(small_raw, SIMULATE_SEED, SMALL_SIMULATE["patients"])
+    person = identities(SIMULATE_SEED, SMALL_SIMULATE["patients"])[0]
     family, given = person.name.split("=")[0].split("^")[:2]
     born = person.birth_date
     results = tmp_path / "run" / "results"

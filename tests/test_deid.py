@@ -20,6 +20,7 @@ from dynbus.deid.pixels import mask_spans, region_mask, ultrasound_regions
 from dynbus.deid.profile import table
 from dynbus.deid.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
 from dynbus.io.dicom_io import decode_frames
+from tests import in_process
 from tests.dicom_factory import REGION, burn_text, make_us, pattern, save, to_big_endian
 
 SHORT_VRS = {"AS", "US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"}
@@ -27,8 +28,7 @@ DATE_SPACING_DAYS = 800  # > 2 x max_date_shift_days: a shifted date never equal
 
 
 def deidentify(*args: object) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "dynbus", "deidentify", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    return in_process.dynbus("deidentify", *args)
 
 
 def _value(vr: str, index: int) -> object:

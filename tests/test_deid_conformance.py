@@ -17,8 +17,6 @@ else is a failure. deid-data (MIT) is a test dependency in the lock.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -36,6 +34,7 @@ from pydicom.uid import UID, UID_dictionary
 
 from dynbus.deid.profile import PSEUDONYMISED, table_action
 from dynbus.deid.pseudonyms import date_shift_days, load_or_create_key, patient_pseudonym
+from tests import in_process
 from tests.test_deid import plant_table
 
 DEID_DATA = Path(__import__("deid_data").__file__).parent / "data" / "ultrasounds"
@@ -101,9 +100,8 @@ class Run:
         self.raw = folder / "planted.dcm"
         ds.save_as(self.raw)
         self.out_path = folder / "deid.dcm"
-        command = [sys.executable, "-m", "dynbus", "deidentify", str(self.raw), str(self.out_path),
-                   "--key", str(key), "--config", CONFIG]  # fmt: skip
-        run = subprocess.run(command, capture_output=True, text=True, check=False)
+        run = in_process.dynbus("deidentify", self.raw, self.out_path, "--key", key,
+                                "--config", CONFIG)  # fmt: skip
         assert run.returncode == 0, run.stderr
         self.out = pydicom.dcmread(self.out_path)
         secret = load_or_create_key(key)

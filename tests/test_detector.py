@@ -22,7 +22,7 @@ from dynbus import cli
 from dynbus.detector import infer, resume, train
 from dynbus.detector.timelimit import TimeLimit
 from dynbus.errors import InputFileError
-from tests import detector_fixtures
+from tests import detector_fixtures, in_process
 from tests.detector_fixtures import TINY_CONFIG, DetectorInputs, write_inputs
 
 CONFIG = json.dumps(TINY_CONFIG)
@@ -293,25 +293,18 @@ def test_split_without_positives_is_a_clear_error(tmp_path: Path) -> None:
 def test_unknown_split_is_a_one_line_cli_error(
     data: DetectorInputs, trained: Path, tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dynbus",
-            "infer",
-            "--model",
-            str(trained / "detector.pt"),
-            "--frames",
-            str(data.frames),
-            "--splits",
-            str(data.splits),
-            "--split",
-            "holdout",
-            "--out",
-            str(tmp_path / "x.csv"),
-        ],
-        capture_output=True,
-        text=True,
+    result = in_process.dynbus(
+        "infer",
+        "--model",
+        str(trained / "detector.pt"),
+        "--frames",
+        str(data.frames),
+        "--splits",
+        str(data.splits),
+        "--split",
+        "holdout",
+        "--out",
+        str(tmp_path / "x.csv"),
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +10,7 @@ from pydicom.dataset import Dataset
 
 from dynbus.errors import InputFileError
 from dynbus.io.dicom_io import read_dicom, read_header
+from tests import in_process
 from tests.dicom_factory import make_us, pattern, save, to_jpeg_baseline
 
 
@@ -99,23 +98,15 @@ def test_deidentify_cli_fails_cleanly(case: str, tmp_path: Path) -> None:
     bad = tmp_path / "raw" / "bad.dcm"
     build(bad)
     out = tmp_path / "out"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dynbus",
-            "deidentify",
-            str(good),
-            str(bad),
-            str(out / "seq"),
-            "--key",
-            str(tmp_path / "key.hex"),
-            "--audit",
-            str(out / "audit.json"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    run = in_process.dynbus(
+        "deidentify",
+        str(good),
+        str(bad),
+        str(out / "seq"),
+        "--key",
+        str(tmp_path / "key.hex"),
+        "--audit",
+        str(out / "audit.json"),
     )
     assert run.returncode == 2
     assert run.stderr.startswith(f"dynbus deidentify: error: {bad}: ")

@@ -23,14 +23,14 @@ from dynbus.ingest.frames import write_frame_folder
 from dynbus.ingest.phash import phash
 from dynbus.io.atomic import write_json
 from dynbus.io.png_io import encode_png, read_png
-from tests.source_exporters import dicom_study
+from tests.conftest import copy_tree
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
+def study(dicom_path_study: Path, tmp_path_factory) -> Path:
     """The tiny DICOM-path study plus one planted sequence of a new patient: frames 1-3 of the
     first sequence with +-1 gray-level noise (a re-encoded copy)."""
-    root = dicom_study(tmp_path_factory.mktemp("dup"))
+    root = copy_tree(dicom_path_study, tmp_path_factory.mktemp("dup") / "study")
     manifest = pd.read_csv(root / "manifest.csv")
     source = manifest.iloc[0]
     rng = np.random.default_rng(0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from tests import in_process
 from tests.output_checks import assert_drawn, assert_table_shows_the_counts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,9 +19,7 @@ CONFIG = json.dumps({"evaluate": {"bootstrap": 200}})
 
 
 def dynbus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "dynbus", *args], capture_output=True, text=True, cwd=ROOT
-    )
+    return in_process.dynbus(*args, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")

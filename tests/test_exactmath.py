@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynbus import exactmath, phash
+from dynbus import exactmath
+from dynbus.ingest import phash
 
 RNG = np.random.default_rng(7)
 WIDE = RNG.uniform(-700.0, 700.0, 200_000)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from dynbus.errors import InputFileError
 from dynbus.ingest.crop_match import from_base64, thumbnails
 from dynbus.ingest.frames import extract_frames
 from dynbus.ingest.phash import downscale, phash, to_hex
+from tests import in_process
 from tests.dicom_factory import (
     make_us,
     pattern,
@@ -143,12 +142,7 @@ def test_real_ultrasound_cine_via_cli(tmp_path: Path) -> None:
     source = pydicom.dcmread(pydicom.data.get_testdata_file("examples_ybr_color.dcm"))
     path = save(source, tmp_path / "in.dcm")
     out = tmp_path / "frames"
-    run = subprocess.run(
-        [sys.executable, "-m", "dynbus", "frames", str(path), str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = in_process.dynbus("frames", path, out)
     assert run.returncode == 0, run.stderr
     meta = json.loads((out / "meta.json").read_text())
     hashes, contrast = meta.pop("phash"), meta.pop("phash_contrast")
@@ -199,12 +193,7 @@ def test_two_series_in_one_folder_fail_and_leave_nothing(tmp_path: Path) -> None
 def test_bad_input_via_cli_names_the_file_and_leaves_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "broken.dcm"
     bad.write_bytes(b"not a dicom file at all" * 10)
-    run = subprocess.run(
-        [sys.executable, "-m", "dynbus", "frames", str(bad), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = in_process.dynbus("frames", bad, tmp_path / "out")
     assert run.returncode == 2
     assert f"{bad}: not a DICOM file" in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.dcm"]

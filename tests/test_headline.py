@@ -10,6 +10,7 @@ import pandas as pd
 from PIL import Image
 
 from dynbus.reporting.headline import sentence
+from tests import in_process
 from tests.test_report import Page
 
 # (iou, fp_rate, method, tp, fn, fp, threshold): 10 masses
@@ -34,7 +35,7 @@ def write_counts(folder: Path) -> Path:
 
 
 def headline(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["dynbus", "headline", *args], capture_output=True, text=True)
+    return in_process.dynbus("headline", *args)
 
 
 def test_the_sentence_says_what_table_1_shows_worked_by_hand(tmp_path: Path) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests import in_process
 from tests.output_checks import assert_drawn, assert_table_shows_the_counts
 
 # Two folds' paired lesion hits (single, multi) at IoU 0.2 and 0.1 / 0.5 FP per sequence.
@@ -29,7 +29,7 @@ CONFIG = '{"evaluate": {"bootstrap": 200, "seed": 1}}'
 
 
 def dynbus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dynbus", *args], capture_output=True, text=True)
+    return in_process.dynbus(*args)
 
 
 def write_fold(folder: Path, fold: int) -> None:

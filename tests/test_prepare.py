@@ -18,7 +18,7 @@ from pydicom.uid import JPEGBaseline8Bit
 
 from dynbus.batch import Outcome, run_batch, shards
 from dynbus.errors import DynbusError
-from tests.conftest import run_workflow, simulate_study, tiny_config
+from tests.conftest import copy_tree, run_workflow, tiny_config
 
 TINY = {"simulate": {"frames": [4, 4], "rows": 128, "columns": 128}}
 
@@ -200,11 +200,11 @@ def corrupt_jpeg_scan(raw: Path) -> Path:
 
 @pytest.mark.parametrize("mode", ["error", "skip"])
 def test_a_sequence_that_fails_to_prepare_stops_the_run_or_is_left_out(
-    tmp_path: Path, mode: str
+    tiny_raw: Path, tmp_path: Path, mode: str
 ) -> None:
     config = tiny_config()
-    raw = tmp_path / "raw"
-    simulate_study(raw, config["simulate"], key=tmp_path / "linkage" / "key.hex")
+    raw = copy_tree(tiny_raw / "raw", tmp_path / "raw")
+    copy_tree(tiny_raw / "linkage", tmp_path / "linkage")
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump({
         **config, "raw_dir": "raw", "annotations": "raw/annotations.csv",

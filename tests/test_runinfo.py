@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from tests import in_process
+
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
 
 def dynbus(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "dynbus", *args], capture_output=True, text=True)
+    return in_process.dynbus(*args)
 
 
 def test_runinfo_writes_the_resolved_config(tmp_path: Path) -> None:

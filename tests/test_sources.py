@@ -19,7 +19,6 @@ from dynbus.ingest.sources.video import frame_gray
 from tests.conftest import ROOT, run_workflow
 from tests.source_exporters import (
     cvat_xml,
-    dicom_study,
     export_cocovid,
     export_cvat,
     export_videos,
@@ -43,9 +42,9 @@ def assert_patient_folder_absent(work: Path, console: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    """A tiny simulated study through the DICOM path."""
-    return dicom_study(tmp_path_factory.mktemp("dicom"))
+def reference(dicom_path_study: Path) -> Path:
+    """The DICOM path's outputs on the tiny study, the reference every import is compared with."""
+    return dicom_path_study
 
 
 def run_import(raw: Path, out: Path, fmt: str, config: dict, *extra: str) -> int:

@@ -1,13 +1,12 @@
 """Patient-disjoint split: sizes, disjointness, reproducibility, summary, CLI."""
 
-import subprocess
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from dynbus.dataset.split import make_splits, split_sizes, summarize
 from dynbus.errors import DynbusError
+from tests import in_process
 
 PAPER = {"train": 0.8123, "val": 0.1008, "test": 0.0869}
 
@@ -84,25 +83,20 @@ def test_cli_writes_splits_and_summary(tmp_path):
     manifest, annotations = study(20)
     manifest.to_csv(tmp_path / "manifest.csv", index=False)
     annotations.to_csv(tmp_path / "annotations.csv", index=False)
-    result = subprocess.run(
-        [
-            "dynbus",
-            "split",
-            "--manifest",
-            str(tmp_path / "manifest.csv"),
-            "--annotations",
-            str(tmp_path / "annotations.csv"),
-            "--out",
-            str(tmp_path / "s.csv"),
-            "--summary",
-            str(tmp_path / "sum.csv"),
-            "--config",
-            '{"split": {"seed": 3, "fractions": {"train": 0.5, "val": 0.2, "test": 0.3}}}',
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    result = in_process.dynbus(
+        "split",
+        "--manifest",
+        str(tmp_path / "manifest.csv"),
+        "--annotations",
+        str(tmp_path / "annotations.csv"),
+        "--out",
+        str(tmp_path / "s.csv"),
+        "--summary",
+        str(tmp_path / "sum.csv"),
+        "--config",
+        '{"split": {"seed": 3, "fractions": {"train": 0.5, "val": 0.2, "test": 0.3}}}',
     )
+    assert result.returncode == 0, result.stderr
     splits = pd.read_csv(tmp_path / "s.csv")
     assert list(splits.columns) == ["sequence_id", "patient_id", "split", "n_frames", "n_lesions"]
     assert splits.groupby("split")["patient_id"].nunique().to_dict() == {
@@ -114,21 +108,16 @@ def test_cli_writes_splits_and_summary(tmp_path):
 
 
 def test_cli_rejects_an_unknown_config_key(tmp_path):
-    result = subprocess.run(
-        [
-            "dynbus",
-            "split",
-            "--manifest",
-            "m.csv",
-            "--annotations",
-            "a.csv",
-            "--out",
-            "o.csv",
-            "--config",
-            '{"split": {"sead": 3}}',
-        ],
-        capture_output=True,
-        text=True,
+    result = in_process.dynbus(
+        "split",
+        "--manifest",
+        "m.csv",
+        "--annotations",
+        "a.csv",
+        "--out",
+        "o.csv",
+        "--config",
+        '{"split": {"sead": 3}}',
         cwd=tmp_path,
     )
     assert result.returncode == 2

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tests import in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "paper_table1.csv"  # the paper's Table 1 (IoU 0.2)
@@ -16,9 +17,7 @@ SHARED_REFERENCE = ROOT.parent / "shared" / "reference" / "paper_table1.csv"
 
 
 def dynbus(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "dynbus", *args], capture_output=True, text=True, cwd=ROOT
-    )
+    return in_process.dynbus(*args, cwd=ROOT)
 
 
 @pytest.fixture

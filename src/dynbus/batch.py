@@ -49,9 +49,12 @@ def shards(sequence_ids: Sequence[str], size: int) -> list[list[str]]:
     return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def set_threads(threads: int) -> None:
     """Cap the OpenMP / BLAS threads of libraries loaded later and of child processes."""
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
 
 
