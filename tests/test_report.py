@@ -65,9 +65,12 @@ setTimeout(() => {
   setTimeout(() => {
     const table = document.querySelector("iframe").src;
     show("results/plots/froc_iou0.5.png", "img");
+    const uri = path => results[path] ? results[path].data_uri : null;
     setTimeout(() => probe({table: table,
       labels: Object.values(results).map(r => r.labels),
-      caption: results["results/plots/froc_iou0.5.png"].caption}), 1000);
+      caption: results["results/plots/froc_iou0.5.png"].caption,
+      card: uri("results/model/model_card.html"), frozen: uri("results/tables/frozen.html")}),
+      1000);
   }, 1000);
 }, 1000);
 </script>
@@ -158,6 +161,12 @@ def report(tiny_runs, tmp_path_factory) -> tuple[Path, Path]:
     return first, path
 
 
+def data_uri_bytes(uri: str) -> bytes:
+    """The content of a ``data:`` URI (base64 or percent-encoded)."""
+    header, data = uri.split(",", 1)
+    return base64.b64decode(unquote(data)) if ";base64" in header else unquote(data).encode()
+
+
 def in_order(rows: list[list[str]], expected: list[list[str]]) -> bool:
     """Whether ``expected`` appears as consecutive rows of ``rows``."""
     return any(rows[i : i + len(expected)] == expected for i in range(len(rows)))
@@ -222,12 +231,9 @@ def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
     assert f"{TINY['evaluate']['bootstrap']} resamples" in probe["caption"]
     assert {"figure": "FROC", "IoU": "0.5", "format": "PDF"} in probe["labels"]
     assert {"table": "Table 1", "IoU": "0.2"} in probe["labels"]
-    header, data = probe["table"].split(",", 1)
-    assert header.startswith("data:text/html")
+    assert probe["table"].startswith("data:text/html")
     table_page = tmp_path / "table1.html"
-    table_page.write_bytes(
-        base64.b64decode(unquote(data)) if ";base64" in header else unquote(data).encode()
-    )
+    table_page.write_bytes(data_uri_bytes(probe["table"]))
     rows = [
         row
         for row in Page(chromium(tmp_path / "profile", "--dump-dom", table_page.as_uri())).rows
@@ -241,3 +247,20 @@ def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
         r"Table 1: single- vs multi-frame detection at IoU ≥ 0.2",
         Page(table_page.read_text(encoding="utf-8")).words(),
     )
+
+
+def test_report_holds_the_model_card_and_the_frozen_table(report, tmp_path):
+    run, path = report
+    navigated = tmp_path / "navigated.html"
+    page, end = path.read_text(encoding="utf-8").rsplit("</body>", 1)  # the page's own end
+    navigated.write_text(page + NAVIGATE + "</body>" + end, encoding="utf-8")
+    probe = Page(chromium(tmp_path / "profile", "--dump-dom", navigated.as_uri())).probe
+    assert {"item": "model card"} in probe["labels"]
+    assert {"table": "paper vs frozen thresholds", "IoU": "all"} in probe["labels"]
+    card = Page(data_uri_bytes(probe["card"]).decode("utf-8")).words()
+    for heading in ("Intended use", "Training data", "Operating points", "CLAIM 2024 items"):
+        assert heading in card
+    frozen = Page(data_uri_bytes(probe["frozen"]).decode("utf-8"))
+    table = pd.read_csv(run / "results/tables/frozen.csv", dtype=str, keep_default_na=False)
+    rows = [row[-len(table.columns) :] for row in frozen.rows if row]
+    assert in_order(rows, table.to_numpy().tolist())  # both ways, as frozen.csv holds them
