@@ -152,7 +152,9 @@ def table_files(folder, label, category="Tables"):
     ]
 
 
-def frozen_table_files(folder, label, category="Tables", caption="../report/frozen.rst"):
+def frozen_table_files(
+    folder, label, category="Tables", caption="../report/frozen.rst"
+):
     """The files `dynbus frozen-tables` writes into ``folder`` (the HTML page in the report)."""
     return [
         report_item(
