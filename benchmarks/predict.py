@@ -149,6 +149,9 @@ def main() -> None:
         f"  in predict: {n_frames / predict_detect:6.2f} frames/s ({predict_detect:.2f} s; "
         f"{infer_detect / predict_detect:.2f}x infer)"
     )
+    for name, times in runs.items():
+        totals = ", ".join(f"{t['total']:.2f}" for t in times)
+        print(f"every timed run of {name}: {totals} s")
     print("predict's stages (its best run):")
     for name in STAGES.values():
         if name.startswith("predict"):
