@@ -36,6 +36,7 @@ from dynbus.config import validate  # noqa: E402
 from dynbus.deid.pseudonyms import demo_key  # noqa: E402
 from dynbus.detector import infer  # noqa: E402
 from dynbus.detector.checkpoint import save  # noqa: E402
+from dynbus.detector.determinism import apply_settings  # noqa: E402
 from dynbus.detector.model import build_model  # noqa: E402
 from dynbus.model import predict  # noqa: E402
 from dynbus.model.inputs import prepare_inputs  # noqa: E402
@@ -89,6 +90,7 @@ def main() -> None:
     simulate = {**config["simulate"], "patients": args.patients, "frames": frames}
     seconds: dict[str, float] = {}
     record_stages(seconds)
+    apply_settings(config["reproducibility"], torch.device("cpu"))  # before torch runs anything
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         simulate_study(root / "raw", simulate)

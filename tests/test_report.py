@@ -253,9 +253,11 @@ def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
 
 def report_results(path: Path) -> dict:
     """The report's ``results`` object (path -> labels, caption, data URI, ...): the JSON the
-    page's ``var results = ...`` script holds."""
+    page's ``<script id="results">`` holds."""
     page = path.read_text(encoding="utf-8")
-    start = page.index("var results = ") + len("var results = ")
+    start = page.index("var results = ", page.index('<script id="results">')) + len(
+        "var results = "
+    )
     return json.JSONDecoder().raw_decode(page, start)[0]
 
 
