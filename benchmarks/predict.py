@@ -11,8 +11,10 @@ config by default, sized like the tiny tests). Two comparisons, in one process:
   on the same frames (both read the same PNGs; the rest is the difference between the two).
 
 Each command runs once to warm up (imports, encoder probe), then ``--repeats`` times in turn; the
-fastest run of each counts. Also printed: predict's time per stage and its seconds per 100 frames
-of cine on CPU. Goal: predict >= 0.9x infer end to end.
+fastest run of each counts, in wall time and in CPU time (this process and its reaped workers: on
+a machine shared with other jobs the wall time swings, the CPU time much less). Also printed:
+predict's time per stage and its seconds per 100 frames of cine on CPU. Goal: predict >= 0.9x
+infer end to end.
 
     .venv/bin/python benchmarks/predict.py [--patients 2] [--frames 12] [--repeats 2]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import sys
 import tempfile
@@ -43,6 +46,15 @@ from dynbus.model.inputs import prepare_inputs  # noqa: E402
 from dynbus.model.package import model_yaml, write_package  # noqa: E402
 from tests.conftest import simulate_study, tiny_config  # noqa: E402
 
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (DataLoader workers, forked pools)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    )
+
+
 STAGES = {
     (predict, "prepare_inputs"): "predict: de-identification and frames",
     (predict, "detect"): "predict: detection",
@@ -51,17 +63,17 @@ STAGES = {
 }
 
 
-def record_stages(seconds: dict[str, float]) -> None:
-    """Wrap the stage functions (as the two modules call them) to add their time to
-    ``seconds``."""
+def record_stages(seconds: dict[str, tuple[float, float]]) -> None:
+    """Wrap the stage functions (as the two modules call them) to record their (wall, CPU)
+    seconds in ``seconds``."""
 
     def timer(name: str, function: Callable) -> Callable:
         def timed_stage(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), cpu_seconds()
             try:
                 return function(*args, **kwargs)
             finally:
-                seconds[name] = time.perf_counter() - start
+                seconds[name] = (time.perf_counter() - start, cpu_seconds() - start_cpu)
 
         return timed_stage
 
@@ -69,12 +81,14 @@ def record_stages(seconds: dict[str, float]) -> None:
         setattr(module, attribute, timer(name, getattr(module, attribute)))
 
 
-def timed(main: Callable, args: argparse.Namespace, seconds: dict[str, float]) -> dict[str, float]:
-    """The stage seconds of one ``main(args)`` run, with its total under ``"total"``."""
+def timed(
+    main: Callable, args: argparse.Namespace, seconds: dict[str, tuple[float, float]]
+) -> dict[str, tuple[float, float]]:
+    """The (wall, CPU) seconds of one ``main(args)`` run's stages and of the whole (``total``)."""
     seconds.clear()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu_seconds()
     main(args)
-    return {**seconds, "total": time.perf_counter() - start}
+    return {**seconds, "total": (time.perf_counter() - start, cpu_seconds() - start_cpu)}
 
 
 def main() -> None:
@@ -88,7 +102,7 @@ def main() -> None:
     config = validate(tiny_config())
     frames = [args.frames, args.frames]
     simulate = {**config["simulate"], "patients": args.patients, "frames": frames}
-    seconds: dict[str, float] = {}
+    seconds: dict[str, tuple[float, float]] = {}
     record_stages(seconds)
     apply_settings(config["reproducibility"], torch.device("cpu"))  # before torch runs anything
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,7 +130,7 @@ def main() -> None:
              "--key", str(root / "key.hex"), "--on-bad-input", "skip", "--device", "cpu",
              "--workers", str(args.workers)]
         )  # fmt: skip
-        runs: dict[str, list[dict[str, float]]] = {"infer": [], "predict": []}
+        runs: dict[str, list[dict[str, tuple[float, float]]]] = {"infer": [], "predict": []}
         for repeat in range(args.repeats + 1):  # the first run of each warms up
             for name, command, command_args in (
                 ("infer", infer.main, infer_args),
@@ -126,39 +140,52 @@ def main() -> None:
                 result = timed(command, command_args, seconds)
                 if repeat:
                     runs[name].append(result)
-    best = {name: min(times, key=lambda t: t["total"]) for name, times in runs.items()}
-    infer_s, predict_s = best["infer"]["total"], best["predict"]["total"]
-    infer_detect, predict_detect = (
-        best["infer"]["infer: detection"],
-        best["predict"]["predict: detection"],
-    )
     print(
         f"model {config['model']['arch']}, frames {config['simulate']['rows']}x"
         f"{config['simulate']['columns']}, {len(prepared.sequences)} cines, {n_frames} frames, "
         f"batch {config['infer']['batch_size']}, workers {args.workers}, "
-        f"torch threads {torch.get_num_threads()}, best of {args.repeats} after a warm-up"
+        f"torch threads {torch.get_num_threads()}; the best of {args.repeats} runs after a "
+        "warm-up, wall and CPU seconds (CPU: the process and its workers)"
     )
-    print("end to end: predict (raw DICOM -> de-identification, frames, detection, fusion,")
-    print("            overlays) vs infer (frames already prepared -> detections)")
-    print(f"  dynbus infer:   {n_frames / infer_s:6.2f} frames/s ({infer_s:.2f} s)")
-    print(
-        f"  dynbus predict: {n_frames / predict_s:6.2f} frames/s ({predict_s:.2f} s; "
-        f"{infer_s / predict_s:.2f}x infer, goal >= 0.9)"
-    )
-    print("detection alone (dynbus.detector.infer.detect on the same PNG frames):")
-    print(f"  in infer:   {n_frames / infer_detect:6.2f} frames/s ({infer_detect:.2f} s)")
-    print(
-        f"  in predict: {n_frames / predict_detect:6.2f} frames/s ({predict_detect:.2f} s; "
-        f"{infer_detect / predict_detect:.2f}x infer)"
-    )
+    report(runs, n_frames)
+
+
+def report(runs: dict[str, list[dict[str, tuple[float, float]]]], n_frames: int) -> None:
+    """Print the comparisons from every timed run of each command (the best, by wall and CPU)."""
+
+    def best(name: str, stage: str, kind: int) -> float:
+        return min(run[stage][kind] for run in runs[name])
+
+    comparisons = [
+        ("end to end: predict (raw DICOM: de-identification, frames, detection, fusion, "
+         "overlays) vs infer (frames already prepared: detection, CSV, COCO JSON)",
+         "total", "total"),
+        ("detection alone: dynbus.detector.infer.detect on the same PNG frames, called by "
+         "predict and by infer", "predict: detection", "infer: detection"),
+    ]  # fmt: skip
+    for title, predict_stage, infer_stage in comparisons:
+        print(title)
+        for kind, unit in ((0, "wall"), (1, "CPU")):
+            infer_s, predict_s = (
+                best("infer", infer_stage, kind),
+                best("predict", predict_stage, kind),
+            )
+            print(
+                f"  {unit}: infer {n_frames / infer_s:6.2f} frames/s ({infer_s:.2f} s), predict "
+                f"{n_frames / predict_s:6.2f} frames/s ({predict_s:.2f} s): "
+                f"{infer_s / predict_s:.2f}x infer (goal >= 0.9)"
+            )
     for name, times in runs.items():
-        totals = ", ".join(f"{t['total']:.2f}" for t in times)
-        print(f"every timed run of {name}: {totals} s")
-    print("predict's stages (its best run):")
+        totals = ", ".join(f"{run['total'][0]:.2f}/{run['total'][1]:.2f}" for run in times)
+        print(f"every timed run of {name}, wall/CPU: {totals} s")
+    print("predict's stages, the best wall/CPU seconds of each:")
     for name in STAGES.values():
         if name.startswith("predict"):
-            print(f"  {name}: {best['predict'][name]:.2f} s")
-    print(f"dynbus predict: {100 * predict_s / n_frames:.1f} s per 100-frame cine on CPU")
+            print(f"  {name}: {best('predict', name, 0):.2f}/{best('predict', name, 1):.2f}")
+    print(
+        f"dynbus predict: {100 * best('predict', 'total', 0) / n_frames:.1f} s wall, "
+        f"{100 * best('predict', 'total', 1) / n_frames:.1f} s CPU per 100-frame cine"
+    )
 
 
 if __name__ == "__main__":
