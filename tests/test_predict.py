@@ -84,9 +84,15 @@ def test_outputs_carry_no_patient_data_and_repeat_byte_for_byte(package, tiny_st
     summary = pd.read_csv(first / "summary.csv")
     candidates = pd.read_csv(first / "candidates.csv")
     assert list(summary.columns[-4:]) == [*DECISIONS, "video"]
+    # a key of its own: other pseudonyms than the study's, the same files in each sequence
+    linkage = pd.read_csv(first / "private/linkage.csv", keep_default_na=False)
+    linkage = linkage[linkage["problem"] == ""]
+    assert summary["sequence_id"].tolist() == sorted(set(linkage["sequence_id"]))
     manifest = pd.read_csv(tiny_study.own_data / "linkage/manifest.csv")
-    sequences = manifest.loc[manifest["file"].str.startswith(f"{patient.name}/"), "sequence_id"]
-    assert summary["sequence_id"].tolist() == sorted(set(sequences))
+    study = manifest[manifest["file"].str.startswith(f"{patient.name}/")]
+    raw = tiny_study.raw.resolve()
+    grouped = linkage.assign(file=[Path(f).relative_to(raw).as_posix() for f in linkage["file"]])
+    assert _sequences(grouped) == _sequences(study)
     assert (summary["candidates"] == candidates.groupby("sequence_id").size()
             .reindex(summary["sequence_id"], fill_value=0).to_numpy()).all()  # fmt: skip
     assert all((first / video).is_file() for video in summary["video"])
@@ -95,6 +101,11 @@ def test_outputs_carry_no_patient_data_and_repeat_byte_for_byte(package, tiny_st
         assert (summary.set_index("sequence_id")[name] == positive.reindex(
             summary["sequence_id"], fill_value=False)).all()  # fmt: skip
     assert pd.read_csv(first / "skipped.csv").empty
+
+
+def _sequences(files: pd.DataFrame) -> set[frozenset[str]]:
+    """The files of each sequence (``file``, ``sequence_id`` columns), whatever the pseudonyms."""
+    return {frozenset(part["file"]) for _, part in files.groupby("sequence_id")}
 
 
 @pytest.fixture

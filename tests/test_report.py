@@ -4,8 +4,10 @@ The report is a single-page React app: its first view opens on the results (one 
 Tables 1-2, the FROC plot), then describes the run (filled from the run's config, with the split
 summary as a table), with the rule graph below. Scripts appended to a copy of the page record
 where each part of the first view lies, or open Table 1 and a FROC plot the way a click does and
-record what the page then shows.
-Skipped without Chromium, except under CI (CI=true), where a missing Chromium is a failure.
+record what the page then shows. The model card's and the frozen table's pages are read from the
+report's embedded data (no browser needed).
+The browser tests are skipped without Chromium, except under CI (CI=true), where a missing
+Chromium is a failure.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ HEIGHT = 900
 REASON = None if CHROMIUM else "needs chromium (.ci/run installs it)"
 if REASON and os.environ.get("CI") == "true":
     pytest.fail(f"CI must run the report tests: {REASON}", pytrace=False)
-pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+needs_chromium = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 # Opens a result as a click on it does, then records the view in <body data-probe="...">.
 NAVIGATE = """
@@ -158,11 +160,18 @@ def report(tiny_runs, tmp_path_factory) -> tuple[Path, Path]:
     return first, path
 
 
+def data_uri_bytes(uri: str) -> bytes:
+    """The content of a ``data:`` URI (base64 or percent-encoded)."""
+    header, data = uri.split(",", 1)
+    return base64.b64decode(unquote(data)) if ";base64" in header else unquote(data).encode()
+
+
 def in_order(rows: list[list[str]], expected: list[list[str]]) -> bool:
     """Whether ``expected`` appears as consecutive rows of ``rows``."""
     return any(rows[i : i + len(expected)] == expected for i in range(len(rows)))
 
 
+@needs_chromium
 def test_report_opens_on_the_results_then_describes_the_run(report, tmp_path):
     run, path = report
     page = Page(chromium(tmp_path / "profile", "--dump-dom", path.as_uri()))
@@ -185,6 +194,7 @@ def overlap(a: list[float], b: list[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+@needs_chromium
 @pytest.mark.parametrize("width", [1024, 1400])
 def test_first_view_opens_on_the_results_and_nothing_overlaps(report, tmp_path, width):
     _, path = report
@@ -211,6 +221,7 @@ def test_first_view_opens_on_the_results_and_nothing_overlaps(report, tmp_path, 
     assert len(image.convert("RGB").getcolors(1 << 20)) > 20  # text, tables and the FROC plot
 
 
+@needs_chromium
 def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
     run, path = report
     navigated = tmp_path / "navigated.html"
@@ -224,12 +235,9 @@ def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
     assert {"table": "Table 1", "IoU": "0.2"} in probe["labels"]
     figures = {(labels.get("figure"), labels.get("table")) for labels in probe["labels"]}
     assert {("forest plot", None), (None, "subgroups")} <= figures  # issue 26
-    header, data = probe["table"].split(",", 1)
-    assert header.startswith("data:text/html")
+    assert probe["table"].startswith("data:text/html")
     table_page = tmp_path / "table1.html"
-    table_page.write_bytes(
-        base64.b64decode(unquote(data)) if ";base64" in header else unquote(data).encode()
-    )
+    table_page.write_bytes(data_uri_bytes(probe["table"]))
     rows = [
         row
         for row in Page(chromium(tmp_path / "profile", "--dump-dom", table_page.as_uri())).rows
@@ -243,3 +251,29 @@ def test_report_renders_table_1_and_the_froc_plot(report, tmp_path):
         r"Table 1: single- vs multi-frame detection at IoU ≥ 0.2",
         Page(table_page.read_text(encoding="utf-8")).words(),
     )
+
+
+def report_results(path: Path) -> dict:
+    """The report's ``results`` object (path -> labels, caption, data URI, ...): the JSON the
+    page's ``<script id="results">`` holds."""
+    page = path.read_text(encoding="utf-8")
+    start = page.index("var results = ", page.index('<script id="results">')) + len(
+        "var results = "
+    )
+    return json.JSONDecoder().raw_decode(page, start)[0]
+
+
+def test_report_holds_the_model_card_and_the_frozen_table(report):
+    run, path = report
+    results = report_results(path)
+    card = results["results/model/model_card.html"]
+    assert card["labels"] == {"item": "model card"}
+    words = Page(data_uri_bytes(card["data_uri"]).decode("utf-8")).words()
+    for heading in ("Intended use", "Training data", "Operating points", "CLAIM 2024 items"):
+        assert heading in words
+    frozen = results["results/tables/frozen.html"]
+    assert frozen["labels"] == {"table": "paper vs frozen thresholds", "IoU": "all"}
+    page = Page(data_uri_bytes(frozen["data_uri"]).decode("utf-8"))
+    table = pd.read_csv(run / "results/tables/frozen.csv", dtype=str, keep_default_na=False)
+    rows = [row[-len(table.columns) :] for row in page.rows if row]
+    assert in_order(rows, table.to_numpy().tolist())  # both ways, as frozen.csv holds them

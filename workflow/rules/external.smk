@@ -272,7 +272,10 @@ rule external_frozen_tables:
         points=rules.external_points.output,
     output:
         *frozen_table_files(
-            f"{EXTERNAL}/tables", external_labels, "External validation"
+            f"{EXTERNAL}/tables",
+            external_labels,
+            "External validation",
+            "../report/external_frozen.rst",
         ),
     log:
         "logs/external/frozen_tables.log",
@@ -284,7 +287,7 @@ rule external_frozen_tables:
         out=lambda w, output: os.path.dirname(output[0]),
     shell:
         "dynbus frozen-tables --counts {input.counts:q} --points {input.points:q}"
-        " --out {params.out:q} > {log:q} 2>&1"
+        " --evaluated external --out {params.out:q} > {log:q} 2>&1"
 
 
 rule external_froc:

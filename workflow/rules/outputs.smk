@@ -152,12 +152,14 @@ def table_files(folder, label, category="Tables"):
     ]
 
 
-def frozen_table_files(folder, label, category="Tables"):
+def frozen_table_files(
+    folder, label, category="Tables", caption="../report/frozen.rst"
+):
     """The files `dynbus frozen-tables` writes into ``folder`` (the HTML page in the report)."""
     return [
         report_item(
             f"{folder}/frozen.html",
-            caption="../report/frozen.rst",
+            caption=caption,
             category=category,
             labels=label({"table": "paper vs frozen thresholds", "IoU": "all"}),
         ),

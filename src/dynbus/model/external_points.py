@@ -17,8 +17,7 @@ from dynbus import config as study_config
 from dynbus.errors import InputFileError
 from dynbus.io.atomic import write_csv
 from dynbus.io.csv_input import read_csv_checked
-from dynbus.model.operating_points import COLUMNS, frozen_counts
-from dynbus.protocol import stats
+from dynbus.model.operating_points import COLUMNS, applied
 from dynbus.protocol.fusion import FusionSettings
 from dynbus.protocol.inputs import load_sequences
 from dynbus.protocol.sweep import METHODS, SequenceData
@@ -44,14 +43,11 @@ def apply_points(
     """``points`` with their test columns recomputed on ``seqs`` at the same thresholds."""
     rows = []
     for point in points.itertuples(index=False):
-        tp, fn, fp = frozen_counts(seqs, point.method, fusion, point.threshold, point.iou)
-        low, high = stats.wilson(tp, tp + fn)
         rows.append(
             [
                 point.iou, point.fp_rate, point.method, point.threshold,
                 *(getattr(point, name) for name in DEVELOPMENT),
-                tp, fn, fp, len(seqs), tp / (tp + fn) if tp + fn else float("nan"),
-                low, high, fp / len(seqs),
+                *applied(seqs, point.method, fusion, point.threshold, point.iou),
             ]
         )  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -69,6 +69,17 @@ def frozen_counts(
     return tp, fn, fp
 
 
+def applied(
+    seqs: list[SequenceData], method: str, fusion: FusionSettings, threshold: float, iou: float
+) -> list[float]:
+    """The test columns of one operating point (``COLUMNS`` from ``tp`` on): ``threshold``
+    applied unchanged to ``seqs``."""
+    tp, fn, fp = frozen_counts(seqs, method, fusion, threshold, iou)
+    low, high = stats.wilson(tp, tp + fn)
+    sensitivity = tp / (tp + fn) if tp + fn else float("nan")
+    return [tp, fn, fp, len(seqs), sensitivity, low, high, fp / len(seqs)]
+
+
 def operating_points(
     val: list[SequenceData], test: list[SequenceData], config: dict[str, Any]
 ) -> pd.DataFrame:
@@ -79,14 +90,11 @@ def operating_points(
     for iou, _, points in sweep_points(val, config):
         for m in METHODS:
             for rate, p in zip(rates, points[m], strict=True):
-                tp, fn, fp = frozen_counts(test, m, fusion, p.threshold, iou)
-                low, high = stats.wilson(tp, tp + fn)
                 rows.append(
                     [
                         iou, rate, m, p.threshold,
                         p.tp, p.fn, p.fp, p.sensitivity, p.fp / len(val),
-                        tp, fn, fp, len(test), tp / (tp + fn) if tp + fn else float("nan"),
-                        low, high, fp / len(test),
+                        *applied(test, m, fusion, p.threshold, iou),
                     ]
                 )  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from dynbus.errors import InputFileError
 from dynbus.io.csv_input import read_csv_checked
-from dynbus.reporting.plots import COLOURS, LABELS, save_figure
+from dynbus.reporting.plots import COLOURS, LABELS, curve, save_figure
 
 CURVE_COLUMNS = ["method", "iou", "fp_per_sequence", "sensitivity"]
 
@@ -31,10 +31,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _at(table: pd.DataFrame, method: str, iou: float) -> pd.DataFrame:
-    return table[(table["method"] == method) & ((table["iou"] - iou).abs() < 1e-9)]
-
-
 def plot_external_froc(  # noqa: ANN201
     development: pd.DataFrame, external: pd.DataFrame, points: pd.DataFrame, iou: float
 ):
@@ -48,18 +44,18 @@ def plot_external_froc(  # noqa: ANN201
     ax = fig.add_subplot()
     for method in ("single", "multi"):
         colour = COLOURS[method]
-        dev = _at(development, method, iou).sort_values("fp_per_sequence")
+        dev = curve(development, method, iou).sort_values("fp_per_sequence")
         if len(dev):
             ax.step(
                 dev["fp_per_sequence"], dev["sensitivity"], where="post", color=colour,
                 linestyle="--", linewidth=1, label=f"{LABELS[method]}, development",
             )  # fmt: skip
-        ext = _at(external, method, iou).sort_values("fp_per_sequence")
+        ext = curve(external, method, iou).sort_values("fp_per_sequence")
         ax.step(
             ext["fp_per_sequence"], ext["sensitivity"], where="post", color=colour,
             label=f"{LABELS[method]}, external",
         )  # fmt: skip
-        frozen = _at(points, method, iou)
+        frozen = curve(points, method, iou)
         ax.plot(frozen["fp_per_sequence"], frozen["sensitivity"], "x", color=colour, markersize=7)
     for rate in sorted(points["fp_rate"].unique()):
         ax.axvline(rate, color="0.8", linewidth=0.8, zorder=0)

@@ -4,7 +4,9 @@ The paper sets each operating point's threshold on the test detections themselve
 reader needs it chosen on development data and applied unchanged. ``frozen.{csv,md,html}`` shows
 both for every hit IoU, FP rate and method: threshold, TP, FN, FP, the FP per sequence reached
 and the sensitivity with its Wilson 95 % CI. Several ``--points`` files (k-fold
-cross-validation) are pooled by summing their counts; the thresholds are then per fold.
+cross-validation) are pooled by summing their counts; the thresholds are then per fold. With
+``--evaluated external`` (external validation) the labels and title name the external site and
+the development val split instead of test and val.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ TITLE = (
     "Test results at thresholds re-set on test (the paper's protocol) and frozen on val "
     "(chosen on the validation split, applied unchanged)"
 )
+# The labels and title of each kind of evaluated data: the study's test split, an external site.
+WAYS = {
+    "test": (PAPER, FROZEN, TITLE),
+    "external": (
+        "paper: re-set on external",
+        "frozen: from development val",
+        "External-site results at thresholds re-set on the site's own detections (the paper's "
+        "protocol) and frozen on the development val split (the package's, applied unchanged)",
+    ),
+}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -40,6 +52,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--points", required=True, nargs="+", help="operating_points.csv (one per fold)"
     )
     parser.add_argument("--out", required=True, help="folder for frozen.csv, .md and .html")
+    parser.add_argument(
+        "--evaluated",
+        choices=sorted(WAYS),
+        default="test",
+        help="what the counts are of: the study's test split or an external site (labels, title)",
+    )
     return parser
 
 
@@ -52,8 +70,10 @@ def read_points(paths: list[str | Path]) -> pd.DataFrame:
     return summed.reset_index().assign(threshold=np.nan)[POINT_COLUMNS]
 
 
-def both_ways(counts: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
-    """One row per hit IoU x FP rate x method x way of setting the threshold, for reading."""
+def both_ways(counts: pd.DataFrame, points: pd.DataFrame, evaluated: str = "test") -> pd.DataFrame:
+    """One row per hit IoU x FP rate x method x way of setting the threshold, for reading
+    (labelled for the ``evaluated`` data, a key of ``WAYS``)."""
+    paper_label, frozen_label, _ = WAYS[evaluated]
     n_sequences = points.groupby(KEYS, sort=False)["n_sequences"].first()
     paper = counts[[*KEYS, "threshold", "tp", "fn", "fp"]].merge(
         n_sequences.reset_index(), on=KEYS, how="inner", validate="1:1"
@@ -61,11 +81,11 @@ def both_ways(counts: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     if len(paper) != len(points):
         raise InputFileError("--counts", "its IoUs, FP rates and methods differ from --points'")
     rows = []
-    for way, table in ((PAPER, paper), (FROZEN, points)):
+    for way, table in ((paper_label, paper), (frozen_label, points)):
         for r in table.itertuples(index=False):
             low, high = wilson(int(r.tp), int(r.tp + r.fn))
             sens = r.tp / (r.tp + r.fn) if r.tp + r.fn else float("nan")
-            order = (r.iou, r.fp_rate, r.method != "single", way == FROZEN)
+            order = (r.iou, r.fp_rate, r.method != "single", way == frozen_label)
             rows.append(
                 (
                     order,
@@ -90,12 +110,13 @@ def both_ways(counts: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
 
 def main(args: argparse.Namespace) -> None:
     """Write ``frozen.csv``, ``frozen.md`` and ``frozen.html`` into ``args.out``."""
-    table = both_ways(read_counts(args.counts), read_points(args.points))
+    table = both_ways(read_counts(args.counts), read_points(args.points), args.evaluated)
+    title = WAYS[args.evaluated][2]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)  # the folder of dynbus tables' files too
     write_csv(out / "frozen.csv", table)
     with atomic_open(out / "frozen.md", encoding="utf-8") as handle:
         body = table.to_markdown(index=False, disable_numparse=True)
-        handle.write(f"**{TITLE}**\n\n{body}\n")
+        handle.write(f"**{title}**\n\n{body}\n")
     with atomic_open(out / "frozen.html", encoding="utf-8") as handle:
-        handle.write(to_html(table, TITLE, index=False))
+        handle.write(to_html(table, title, index=False))

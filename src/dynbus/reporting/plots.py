@@ -49,7 +49,7 @@ def _read(path: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def _curve(table: pd.DataFrame, method: str, iou: float) -> pd.DataFrame:
+def curve(table: pd.DataFrame, method: str, iou: float) -> pd.DataFrame:
     """The rows of one method's curve at hit IoU ``iou``."""
     return table[(table["method"] == method) & ((table["iou"] - iou).abs() < 1e-9)]
 
@@ -70,10 +70,10 @@ def plot_froc(  # noqa: ANN201
     fig = Figure(figsize=(5.5, 4.2), dpi=150)
     ax = fig.add_subplot()
     for method in ("single", "multi"):
-        band = _curve(bands, method, iou)
+        band = curve(bands, method, iou)
         colour = COLOURS[method]
         for fold in folds or []:
-            part = _curve(fold, method, iou)
+            part = curve(fold, method, iou)
             ax.step(
                 part["fp_per_sequence"],
                 part["sensitivity"],
@@ -98,7 +98,7 @@ def plot_froc(  # noqa: ANN201
             color=colour,
             label=LABELS[method],
         )
-        points = _curve(counts, method, iou)
+        points = curve(counts, method, iou)
         ax.plot(points["fp_rate"], points["sensitivity"], "o", color=colour, markersize=5)
         for rate, sens in zip(points["fp_rate"], points["sensitivity"], strict=True):
             ax.annotate(
