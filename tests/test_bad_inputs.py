@@ -32,6 +32,7 @@ from dynbus.deid.pseudonyms import file_pseudonym, load_or_create_key
 from dynbus.errors import DynbusError
 from dynbus.ingest.manifest import BadInputs, build_manifest
 from dynbus.io.dicom_io import read_dicom
+from dynbus.model.package import model_yaml, write_package
 from tests.conftest import copy_tree, run_workflow, tiny_config
 from tests.dicom_factory import (
     make_us,
@@ -672,6 +673,34 @@ def test_standalone_stage_input(
     line = one_error_line(capsys, stage, str(source), str(out), *extra)
     assert line.startswith(f"dynbus {stage}: error: {tmp_path / 'raw' / BAD}")
     assert problem in line
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def unread_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model package whose weights are never read: predict checks its inputs before loading."""
+    root = tmp_path_factory.mktemp("package")
+    weights = root / "model.pt"
+    weights.write_bytes(b"never loaded")
+    content = model_yaml(study_config.validate({}), [], {})
+    write_package(root / "package", weights, content, {})
+    return root / "package"
+
+
+@pytest.mark.parametrize("case", STAGE_CASES)
+def test_predict_input(
+    case: str, unread_package: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """``dynbus predict`` on the same bad inputs: its last line names the file and the problem,
+    no output folder, no traceback (its progress bars may print before)."""
+    _, build, problem = STAGE_CASES[case]
+    source = build(tmp_path / "raw")
+    out = tmp_path / "out"
+    assert cli.main(["predict", str(unread_package), str(source), "--out", str(out)]) == 2
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith(f"dynbus predict: error: {tmp_path / 'raw' / BAD}"), lines
+    assert problem in lines[-1]
+    assert "Traceback" not in "".join(lines)
     assert not out.exists()
 
 
