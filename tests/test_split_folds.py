@@ -101,6 +101,9 @@ def test_three_folds_train_in_three_jobs_and_pool_into_the_tables(tmp_path: Path
     # the subgroups run once, on the hits pool concatenated over the folds (docs/subgroups.md)
     assert jobs["subgroups"] == jobs["forest"] == 1
     assert "dynbus subgroups --hits results/eval/lesion_hits.csv " in console
+    # each fold freezes its own thresholds on its val split and packages its own model
+    assert jobs["operating_points"] == jobs["package"] == 3 and jobs["pooled_frozen_tables"] == 1
+    assert "--out results/folds/2/model/package " in console
 
 
 def test_one_fold_is_the_single_split_dag(tmp_path: Path):
@@ -112,7 +115,7 @@ def test_one_fold_is_the_single_split_dag(tmp_path: Path):
         "duplicates": 1, "timings": 1, "split": 1, "train": 1, "environment": 1, "infer": 2,
         "evaluate": 1, "tables": 1, "plots": 2, "figures": 1, "video_metrics": 1, "ablation": 1,
         "overlays": 1, "subgroups": 1, "forest": 1, "headline": 1, "fingerprint": 1, "all": 1,
-        "total": 25,
+        "operating_points": 1, "frozen_tables": 1, "package": 1, "total": 28,
     }  # fmt: skip
     assert "folds/" not in console and "--fold" not in console
     assert "--out results/splits.csv --summary results/reports/split_summary.csv" in console
