@@ -59,12 +59,13 @@ def plot_external_froc(  # noqa: ANN201
         ax.plot(frozen["fp_per_sequence"], frozen["sensitivity"], "x", color=colour, markersize=7)
     for rate in sorted(points["fp_rate"].unique()):
         ax.axvline(rate, color="0.8", linewidth=0.8, zorder=0)
-    right = max(external["fp_per_sequence"].max(), points["fp_per_sequence"].max())
+    # the study's FROC range (its bands span twice the largest FP rate), crosses always inside
+    right = max(2 * points["fp_rate"].max(), points["fp_per_sequence"].max())
     ax.set(
         xlabel="false positives per sequence",
         ylabel="sensitivity",
         ylim=(0, 1.08),
-        xlim=(0, float(right) if right > 0 else 1.0),
+        xlim=(0, float(right)),
         title=f"FROC, development vs external, hit IoU ≥ {iou:g}",
     )
     ax.legend(loc="lower right", fontsize=7, title="x: frozen thresholds", title_fontsize=7)
