@@ -17,7 +17,7 @@ import pandas as pd
 
 from dynbus.model.package import OperatingPoint
 from dynbus.protocol.fusion import FusionSettings
-from dynbus.protocol.inputs import BOX
+from dynbus.protocol.inputs import BOX, in_evaluation_order
 from dynbus.protocol.sweep import SequenceData, fused_groups
 
 CANDIDATE_COLUMNS = [
@@ -40,11 +40,7 @@ def decision_column(point: OperatingPoint) -> str:
 
 def sequence_data(sequence_id: str, detections: pd.DataFrame) -> SequenceData:
     """One sequence's detections in the evaluation's order (descending score, then frame, box)."""
-    part = (
-        detections.assign(neg=-detections["score"])
-        .sort_values(["neg", "frame", *BOX], kind="stable")
-        .drop(columns="neg")
-    )
+    part = in_evaluation_order(detections)
     return SequenceData(
         sequence_id=sequence_id,
         patient_id="",

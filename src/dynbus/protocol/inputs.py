@@ -88,15 +88,20 @@ def _check_lesion_counts(
         )
 
 
+def in_evaluation_order(detections: pd.DataFrame, *first: str) -> pd.DataFrame:
+    """``detections`` by the ``first`` columns, then descending score, frame and box (the
+    package's tie-break order, see :mod:`dynbus.protocol`)."""
+    return (
+        detections.assign(neg=-detections["score"])
+        .sort_values([*first, "neg", "frame", *BOX], kind="stable")
+        .drop(columns="neg")
+    )
+
+
 def _build(
     seqs: pd.DataFrame, ann: pd.DataFrame, det: pd.DataFrame, pick: str, seed: int
 ) -> list[SequenceData]:
-    det = (
-        det.assign(neg=-det["score"])
-        .sort_values(["sequence_id", "neg", "frame", *BOX], kind="stable")
-        .drop(columns="neg")
-    )
-    det = det.reset_index(drop=True)
+    det = in_evaluation_order(det, "sequence_id").reset_index(drop=True)
     ann = ann.sort_values(["sequence_id", "lesion_id", "frame"], kind="stable")
     ann = ann.assign(
         lesion=ann.groupby("sequence_id")["lesion_id"]
